@@ -382,4 +382,3 @@ func TestSubscriberWakesOnNotifyNotPoll(t *testing.T) {
 		t.Fatal("event not delivered: the subscriber is waiting for its poll tick")
 	}
 }
-

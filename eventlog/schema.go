@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	wmsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 )
 
@@ -220,7 +220,9 @@ func (Offsets) AckMessageQuery(topic string, row wmsql.Row, group string) wmsql.
 		Args: []any{row.Offset, row.ExtraData["transaction_id"], group}}
 }
 
-func (Offsets) ConsumedMessageQuery(string, wmsql.Row, string, []byte) wmsql.Query { return wmsql.Query{} }
+func (Offsets) ConsumedMessageQuery(string, wmsql.Row, string, []byte) wmsql.Query {
+	return wmsql.Query{}
+}
 
 func (Offsets) NextOffsetQuery(topic, group string) wmsql.Query {
 	return wmsql.Query{Query: `SELECT offset_acked, last_processed_transaction_id FROM eventlog.consumer_offsets
@@ -273,5 +275,5 @@ func (e *Ephemeral) NextOffsetQuery(topic, group string) wmsql.Query {
 		Args: []any{c.Position, c.TxID}}
 }
 
-func (e *Ephemeral) SchemaInitializingQueries(string) []wmsql.Query       { return nil }
+func (e *Ephemeral) SchemaInitializingQueries(string) []wmsql.Query        { return nil }
 func (e *Ephemeral) BeforeSubscribingQueries(string, string) []wmsql.Query { return nil }
