@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -46,6 +47,7 @@ type Bus struct {
 	slots   chan struct{}
 	timeout time.Duration
 	running chan struct{}
+	closed  sync.Once
 }
 
 // NewBus builds the bus. Register handlers, then Run it.
@@ -155,12 +157,16 @@ func (b *Bus) Run(ctx context.Context) error {
 // Close stops taking commands and waits for the router's handlers; commands already running
 // keep their own context until they finish.
 func (b *Bus) Close() error {
-	err := b.router.Close()
-	// Wait for in-flight command goroutines by taking every slot.
-	for i := 0; i < cap(b.slots); i++ {
-		b.slots <- struct{}{}
-	}
-	return errors.Join(err, b.pubsub.Close())
+	var err error
+	b.closed.Do(func() {
+		err = b.router.Close()
+		// Wait for in-flight command goroutines by taking every slot.
+		for i := 0; i < cap(b.slots); i++ {
+			b.slots <- struct{}{}
+		}
+		err = errors.Join(err, b.pubsub.Close())
+	})
+	return err
 }
 
 // Send delivers cmd to its handler and returns the handler's result or its *domain.Error.

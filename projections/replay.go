@@ -158,4 +158,6 @@ func replayPageInto(ctx context.Context, store *eventlog.Store, p Projection, sc
 }
 
 // LiveChecksum digests the read model the projection serves now.
-func LiveChecksum(ctx context.Context, db dbq.DBTX, p Projection) (Checksum, error) { return p.Checksum(ctx, db) }
+func LiveChecksum(ctx context.Context, db dbq.DBTX, p Projection) (Checksum, error) {
+	return p.Checksum(ctx, db)
+}

@@ -7,6 +7,8 @@
 # passwordless connection as "postgres" actually fails. With
 # TEST_DATABASE_URL set, that server is used as is and only waited for.
 #
+# With --binaries-only it stops once the server binaries are installed.
+#
 # Progress goes to stderr; the last line on stdout says which server is used.
 set -euo pipefail
 
@@ -58,6 +60,12 @@ if [ -z "$bin" ]; then
 	[ -n "$bin" ] || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"
 fi
 ver="$(basename "$(dirname "$bin")")"
+
+# `make run` needs only the binaries: gathering starts its own private server from them.
+if [ "${1:-}" = "--binaries-only" ]; then
+	echo "$bin"
+	exit 0
+fi
 
 # --- explicit server ------------------------------------------------------
 if [ -n "${TEST_DATABASE_URL:-}" ]; then

@@ -14,7 +14,9 @@ type adapter struct {
 
 // New wraps l. Watermill's Info level is chatty (every subscriber start and stop), so it is
 // logged at debug; errors stay errors.
-func New(l zerolog.Logger) watermill.LoggerAdapter { return adapter{l: l.With().Str("component", "watermill").Logger()} }
+func New(l zerolog.Logger) watermill.LoggerAdapter {
+	return adapter{l: l.With().Str("component", "watermill").Logger()}
+}
 
 func (a adapter) event(e *zerolog.Event, fields watermill.LogFields) *zerolog.Event {
 	for k, v := range a.fields {

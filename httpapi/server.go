@@ -1,0 +1,176 @@
+// Package httpapi serves GatheRing over HTTP and WebSocket with Fiber. Writes go to the command
+// bus, reads come from read models, live feeds come from the log; this is also the only layer
+// that turns application error codes into HTTP statuses.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/gathering/gathering/commands"
+	"github.com/gathering/gathering/eventlog"
+	"github.com/gathering/gathering/livefeed"
+	"github.com/gathering/gathering/projections"
+)
+
+// Deps are the parts the API is built from.
+type Deps struct {
+	DB          *eventlog.DB
+	Store       *eventlog.Store
+	Bus         *commands.Bus
+	Agents      *projections.AgentQueries
+	Waiter      *projections.Waiter
+	Hub         *livefeed.Hub
+	Projections func(ctx context.Context) ([]projections.Status, error)
+	Logger      zerolog.Logger
+	Dashboard   fs.FS // static files served at /, may be nil
+	// ReadYourWrites bounds how long a write waits for its read model (default 5 s).
+	ReadYourWrites time.Duration
+	Version        string
+}
+
+type state int32
+
+const (
+	stateStarting state = iota
+	stateReady
+	stateDraining
+)
+
+// Server is the HTTP and WebSocket server.
+type Server struct {
+	app   *fiber.App
+	deps  Deps
+	state atomic.Int32
+}
+
+// New builds the server; it answers 503 on /health/ready until MarkReady.
+func New(d Deps) *Server {
+	if d.ReadYourWrites == 0 {
+		d.ReadYourWrites = 5 * time.Second
+	}
+	s := &Server{deps: d}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "gathering",
+		DisableStartupMessage: true,
+		BodyLimit:             1 << 20,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          func(c *fiber.Ctx, err error) error { return writeError(c, err) },
+	})
+	s.app.Use(s.requestContext, s.refuseWhileDraining)
+
+	s.app.Get("/health/live", s.live)
+	s.app.Get("/health/ready", s.ready)
+
+	s.app.Post("/agents", s.createAgent)
+	s.app.Get("/agents", s.listAgents)
+	s.app.Get("/agents/:id", s.getAgent)
+	s.app.Patch("/agents/:id", s.updateAgent)
+	s.app.Delete("/agents/:id", s.deleteAgent)
+
+	s.app.Get("/admin/projections", s.projectionStatus)
+	s.app.Get("/events", s.listEvents)
+
+	s.app.Use("/ws", s.upgradeOnly)
+	s.app.Get("/ws/agents/:id", s.agentFeed())
+	s.app.Get("/ws", s.generalFeed())
+
+	if d.Dashboard != nil {
+		s.app.Use("/", filesystem.New(filesystem.Config{Root: httpFS(d.Dashboard), Index: "index.html"}))
+	}
+	return s
+}
+
+// App exposes the Fiber app, for tests that call it in memory.
+func (s *Server) App() *fiber.App { return s.app }
+
+// MarkReady turns readiness on once every dependency is running.
+func (s *Server) MarkReady() { s.state.Store(int32(stateReady)) }
+
+// Serve answers on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Drain turns readiness off and makes new requests fail with 503, so that a load balancer
+// stops sending traffic before the listener closes.
+func (s *Server) Drain() { s.state.Store(int32(stateDraining)) }
+
+// Shutdown stops accepting connections and waits for in-flight requests, up to ctx's deadline.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.Drain()
+	err := s.app.ShutdownWithContext(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("shutdown: in-flight requests did not finish in time")
+	}
+	return err
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestContext gives every request an id (the caller's X-Request-ID if it is sane), echoes it,
+// and logs the request with it once it is done.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	start := time.Now()
+	id := c.Get(fiber.HeaderXRequestID)
+	if !requestIDPattern.MatchString(id) {
+		id = uuid.NewString()
+	}
+	c.Set(fiber.HeaderXRequestID, id)
+	c.Locals(localRequestID, id)
+	l := s.deps.Logger.With().Str("request_id", id).Logger()
+	c.Locals(localLogger, &l)
+	err := c.Next()
+	if err != nil {
+		// Let the error handler write the response before logging its status.
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	lvl := zerolog.InfoLevel
+	if c.Response().StatusCode() >= 500 {
+		lvl = zerolog.ErrorLevel
+	} else if c.Path() == "/health/live" || c.Path() == "/health/ready" {
+		lvl = zerolog.DebugLevel
+	}
+	l.WithLevel(lvl).Str("method", c.Method()).Str("path", c.Path()).Int("status", c.Response().StatusCode()).
+		Dur("duration", time.Since(start)).Str("ip", c.IP()).Msg("request")
+	return nil
+}
+
+func (s *Server) refuseWhileDraining(c *fiber.Ctx) error {
+	if state(s.state.Load()) == stateDraining && c.Path() != "/health/live" && c.Path() != "/health/ready" {
+		c.Set(fiber.HeaderConnection, "close")
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return writeError(c, errDraining)
+	}
+	return c.Next()
+}
+
+const (
+	localRequestID = "request_id"
+	localLogger    = "logger"
+)
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+func logger(c *fiber.Ctx) *zerolog.Logger {
+	if l, ok := c.Locals(localLogger).(*zerolog.Logger); ok {
+		return l
+	}
+	nop := zerolog.Nop()
+	return &nop
+}
