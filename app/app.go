@@ -39,18 +39,20 @@ type Options struct {
 
 // App is a running instance.
 type App struct {
-	DB       *eventlog.DB
-	Store    *eventlog.Store
-	Notifier *eventlog.Notifier
-	Bus      *commands.Bus
-	Runner   *projections.Runner
-	Hub      *livefeed.Hub
-	Server   *httpapi.Server
-	log      zerolog.Logger
-	served   chan error
-	listener net.Listener
-	stopOnce sync.Once
-	stopErr  error
+	DB        *eventlog.DB
+	Store     *eventlog.Store
+	Notifier  *eventlog.Notifier
+	Bus       *commands.Bus
+	Runner    *projections.Runner
+	Hub       *livefeed.Hub
+	Server    *httpapi.Server
+	log       zerolog.Logger
+	served    chan error
+	listener  net.Listener
+	stopOnce  sync.Once
+	stopErr   error
+	stopPurge chan struct{}
+	purged    chan struct{}
 }
 
 // Start brings every part up and begins serving on ln; readiness turns on last.
@@ -97,9 +99,36 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 			return projections.Statuses(ctx, db.SQL, a.Runner.Names(), a.Runner.LastError)
 		},
 	})
+	a.stopPurge = make(chan struct{})
+	a.purged = make(chan struct{})
+	go a.purgeIdempotencyKeys()
 	go func() { a.served <- a.Server.Serve(ln) }()
 	a.Server.MarkReady()
 	return a, nil
+}
+
+// IdempotencyKeyTTL is how long a stored response answers a retried request.
+const IdempotencyKeyTTL = 24 * time.Hour
+
+// purgeIdempotencyKeys forgets stored responses older than IdempotencyKeyTTL, hourly; several
+// instances doing it at once is harmless.
+func (a *App) purgeIdempotencyKeys() {
+	defer close(a.purged)
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		n, err := commands.PurgeIdempotencyKeys(context.Background(), a.DB.SQL, time.Now().Add(-IdempotencyKeyTTL))
+		if err != nil {
+			a.log.Warn().Err(err).Msg("purging idempotency keys")
+		} else if n > 0 {
+			a.log.Info().Int64("purged", n).Msg("idempotency keys expired")
+		}
+		select {
+		case <-a.stopPurge:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Addr is where the instance listens.
@@ -131,6 +160,11 @@ func (a *App) shutdown(drainDelay, timeout time.Duration) error {
 }
 
 func (a *App) stopParts() error {
+	if a.stopPurge != nil {
+		close(a.stopPurge)
+		<-a.purged
+		a.stopPurge = nil
+	}
 	var errs []error
 	if a.Bus != nil {
 		errs = append(errs, a.Bus.Close())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
@@ -149,5 +150,34 @@ func TestBusRefusesBeforeRunning(t *testing.T) {
 	}
 	if _, err := bus.Send(context.Background(), &commands.DeleteAgent{AgentID: "x"}); domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPurgeForgetsOldIdempotencyKeys(t *testing.T) {
+	bus, store := newBus(t)
+	for _, key := range []string{"t:old", "t:new"} {
+		env := commands.NewEnvelope("t", "")
+		env.IdempotencyKey, env.Fingerprint = key, "fp"
+		if _, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: env, AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: "A"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.DB().Exec(`UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE key = 't:old'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := commands.PurgeIdempotencyKeys(context.Background(), store.DB(), time.Now().Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	var left []string
+	rows, _ := store.DB().Query(`SELECT key FROM idempotency_keys`)
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		left = append(left, k)
+	}
+	rows.Close()
+	if len(left) != 1 || left[0] != "t:new" {
+		t.Fatalf("left %v", left)
 	}
 }

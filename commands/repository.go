@@ -177,3 +177,9 @@ func (r *Repository) replay(ctx context.Context, env Envelope) (Result, bool, er
 	return Result{StreamID: row.StreamID, Version: row.StreamVersion, Position: row.Position, TxID: row.TransactionID,
 		Replayed: true}, true, nil
 }
+
+// PurgeIdempotencyKeys forgets the idempotency keys (and stored responses) claimed before
+// before; a request retried after that is treated as new.
+func PurgeIdempotencyKeys(ctx context.Context, db *sql.DB, before time.Time) (int64, error) {
+	return dbq.New().PurgeIdempotencyKeys(ctx, db, before)
+}

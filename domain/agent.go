@@ -2,6 +2,7 @@ package domain
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -183,7 +184,7 @@ func ValidateAgentSpec(s AgentSpec) error {
 	}
 	seenTrait := map[string]bool{}
 	for i, t := range p.Traits {
-		field := "personality.traits[" + itoa(i) + "]"
+		field := "personality.traits[" + strconv.Itoa(i) + "]"
 		switch n := utf8.RuneCountInString(t); {
 		case n == 0:
 			v.Add(field, "must not be empty")
@@ -211,7 +212,7 @@ func ValidateAgentSpec(s AgentSpec) error {
 	}
 	seenTool := map[string]bool{}
 	for i, t := range s.Tools {
-		field := "tools[" + itoa(i) + "]"
+		field := "tools[" + strconv.Itoa(i) + "]"
 		if !toolNamePattern.MatchString(t) {
 			v.Add(field, "%q is not a tool name (lowercase letters, digits and _, starting with a letter)", t)
 		} else if seenTool[t] {
@@ -334,12 +335,4 @@ func knownProvider(p Provider) bool {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }

@@ -92,8 +92,5 @@ func (r *Registry) Decode(eventType string, version int, payload []byte) (Event,
 	return e, nil
 }
 
-// Known reports whether eventType is registered.
-func (r *Registry) Known(eventType string) bool { _, ok := r.specs[eventType]; return ok }
-
 // Events is the registry of every event type in GatheRing.
 var Events = NewRegistry(agentEventSpecs()...)

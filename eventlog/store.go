@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -245,8 +244,3 @@ func isUniqueViolation(err error, constraint string) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pg.Code == "23505" && (constraint == "" || pg.ConstraintName == constraint)
 }
-
-// IsUniqueViolation reports whether err is a PostgreSQL unique violation of constraint ("" for any).
-func IsUniqueViolation(err error, constraint string) bool { return isUniqueViolation(err, constraint) }
-
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }

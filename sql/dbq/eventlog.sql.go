@@ -193,17 +193,6 @@ func (q *Queries) CountAfter(ctx context.Context, db DBTX, arg CountAfterParams)
 	return i, err
 }
 
-const countEvents = `-- name: CountEvents :one
-SELECT count(*) FROM eventlog.events
-`
-
-func (q *Queries) CountEvents(ctx context.Context, db DBTX) (int64, error) {
-	row := db.QueryRowContext(ctx, countEvents)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const cursorOf = `-- name: CursorOf :one
 SELECT transaction_id::text::bigint AS transaction_id
 FROM eventlog.events

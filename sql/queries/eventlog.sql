@@ -68,9 +68,6 @@ WHERE (stream_id, stream_version) > (sqlc.arg(after_stream)::text, sqlc.arg(afte
 ORDER BY stream_id, stream_version
 LIMIT sqlc.arg(max_rows);
 
--- name: CountEvents :one
-SELECT count(*) FROM eventlog.events;
-
 -- name: ConsumerOffset :one
 SELECT consumer_group, offset_acked, last_processed_transaction_id::text::bigint AS transaction_id, updated_at
 FROM eventlog.consumer_offsets
