@@ -452,3 +452,46 @@ func TestShutdownClosesFeedsAndRefusesWork(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEventsEndpointBrowsesTheLog(t *testing.T) {
+	s := start(t)
+	a := s.createAgent("Logged")
+	id := a["id"].(string)
+	s.do("PATCH", "/agents/"+id, map[string]any{"role": "x"})
+	s.createAgent("Other")
+
+	var page struct {
+		Events []struct {
+			Position int64           `json:"position"`
+			StreamID string          `json:"stream_id"`
+			Type     string          `json:"type"`
+			Payload  json.RawMessage `json:"payload"`
+			Metadata struct {
+				CorrelationID string `json:"correlation_id"`
+			} `json:"metadata"`
+		} `json:"events"`
+	}
+	r := s.do("GET", "/events?after=0", nil)
+	if err := json.Unmarshal(r.body, &page); err != nil || len(page.Events) != 3 {
+		t.Fatalf("after=0: %d %s", r.status, r.body)
+	}
+	if page.Events[0].Type != "agent.created" || page.Events[1].Type != "agent.updated" || page.Events[0].Metadata.CorrelationID == "" {
+		t.Fatalf("order or metadata: %+v", page.Events)
+	}
+	r = s.do("GET", "/events?stream=agent-"+id, nil)
+	_ = json.Unmarshal(r.body, &page)
+	if len(page.Events) != 2 || page.Events[0].Type != "agent.updated" {
+		t.Fatalf("newest first for one stream: %+v", page.Events)
+	}
+	r = s.do("GET", fmt.Sprintf("/events?type=agent.created&after=%d", page.Events[1].Position), nil)
+	_ = json.Unmarshal(r.body, &page)
+	if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Payload), `"Other"`) {
+		t.Fatalf("filtered after: %+v", page.Events)
+	}
+	if r := s.do("GET", "/events?after=424242", nil); r.status != 400 {
+		t.Fatalf("unknown position: %d", r.status)
+	}
+	if r := s.do("GET", "/events?limit=5000", nil); r.status != 400 {
+		t.Fatalf("limit: %d", r.status)
+	}
+}
