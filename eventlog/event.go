@@ -5,6 +5,7 @@ package eventlog
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,8 @@ type Cursor struct {
 	TxID     int64 `json:"tx"`
 	Position int64 `json:"position"`
 }
+
+func (c Cursor) String() string { return fmt.Sprintf("position %d (tx %d)", c.Position, c.TxID) }
 
 // Less reports whether c comes before o in the global order.
 func (c Cursor) Less(o Cursor) bool {

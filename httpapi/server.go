@@ -137,11 +137,16 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
+	// Probes are polled constantly, and a 503 while draining or starting is the server doing its
+	// job: neither deserves an error line.
 	lvl := zerolog.InfoLevel
-	if c.Response().StatusCode() >= 500 {
-		lvl = zerolog.ErrorLevel
-	} else if c.Path() == "/health/live" || c.Path() == "/health/ready" {
+	switch status := c.Response().StatusCode(); {
+	case c.Path() == "/health/live" || c.Path() == "/health/ready":
 		lvl = zerolog.DebugLevel
+	case status == fiber.StatusServiceUnavailable:
+		lvl = zerolog.WarnLevel
+	case status >= 500:
+		lvl = zerolog.ErrorLevel
 	}
 	l.WithLevel(lvl).Str("method", c.Method()).Str("path", c.Path()).Int("status", c.Response().StatusCode()).
 		Dur("duration", time.Since(start)).Str("ip", c.IP()).Msg("request")

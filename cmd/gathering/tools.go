@@ -161,6 +161,9 @@ func events(ctx context.Context, cfg config, args []string) error {
 		for {
 			page, err := store.ReadAfter(ctx, db.SQL, cursor, filter, 500)
 			if err != nil {
+				if *follow && ctx.Err() != nil {
+					return nil // a signal is how --follow ends, also while it is catching up
+				}
 				return err
 			}
 			for _, e := range page {
