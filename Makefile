@@ -10,9 +10,13 @@ SQLC       = $(shell scripts/install-sqlc.sh | tail -n 1)
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/gathering
 
+# Development defaults for the first administrator; set your own in the environment.
+ADMIN_EMAIL    ?= admin@example.com
+ADMIN_PASSWORD ?= gathering-admin-password
+
 run: build
 	@scripts/ensure-postgres.sh --binaries-only >/dev/null
-	$(BIN) serve
+	ADMIN_EMAIL='$(ADMIN_EMAIL)' ADMIN_PASSWORD='$(ADMIN_PASSWORD)' $(BIN) serve
 
 migrate: build
 	$(BIN) migrate
@@ -21,6 +25,7 @@ migrate: build
 # detector against a real PostgreSQL.
 test: lint sqlc-check
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
 	$(GO) test -race -count=1 ./...
 
 unit:

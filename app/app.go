@@ -11,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/gathering/gathering/auth"
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/dashboard"
 	"github.com/gathering/gathering/domain"
@@ -20,11 +22,13 @@ import (
 	"github.com/gathering/gathering/httpapi"
 	"github.com/gathering/gathering/livefeed"
 	"github.com/gathering/gathering/projections"
+	"github.com/gathering/gathering/ratelimit"
 )
 
 // Projections are the read models this build maintains.
 func Projections() []projections.Projection {
-	return []projections.Projection{projections.NewAgents(domain.Events)}
+	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
+		projections.NewAudit(domain.Events)}
 }
 
 // Options tune an instance.
@@ -35,6 +39,22 @@ type Options struct {
 	// ClientBuffer is each live-feed client's buffer; a client that falls this far behind is
 	// dropped (default 256).
 	ClientBuffer int
+	// Secret signs access tokens (HS256); at least 32 bytes.
+	Secret []byte
+	// AllowRegistration opens self-registration.
+	AllowRegistration bool
+	// Admin, when its Email is set, is created at start unless an account with that email exists.
+	Admin AdminBootstrap
+	// Limits is the rate-limit store (default: in memory, per instance).
+	Limits      ratelimit.Store
+	CORSOrigins []string
+}
+
+// AdminBootstrap is the first administrator, from configuration: a password or a bcrypt hash.
+type AdminBootstrap struct {
+	Email        string
+	Password     string
+	PasswordHash string
 }
 
 // App is a running instance.
@@ -53,6 +73,45 @@ type App struct {
 	stopErr   error
 	stopPurge chan struct{}
 	purged    chan struct{}
+	Sessions  *auth.Sessions
+	Users     *projections.UserQueries
+	Waiter    *projections.Waiter
+}
+
+// bootstrapAdmin creates the configured administrator once; an existing account with that
+// email is left as it is (its password is never reset from configuration).
+func (a *App) bootstrapAdmin(ctx context.Context, b AdminBootstrap) error {
+	if _, err := a.Users.ByEmail(ctx, b.Email); err == nil {
+		return nil
+	} else if domain.ErrorCode(err) != domain.CodeNotFound {
+		return err
+	}
+	hash := b.PasswordHash
+	if hash == "" {
+		var v domain.Validation
+		domain.ValidatePassword(&v, "ADMIN_PASSWORD", b.Password, b.Email)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		var err error
+		if hash, err = auth.HashPassword(b.Password); err != nil {
+			return err
+		}
+	} else if err := auth.ValidHash(hash); err != nil {
+		return fmt.Errorf("ADMIN_PASSWORD_HASH: %w", err)
+	}
+	res, err := a.Bus.Send(ctx, &commands.RegisterUser{Envelope: commands.NewEnvelope(domain.System, ""),
+		UserID: uuid.NewString(), Email: b.Email, Role: domain.RoleAdmin, PasswordHash: hash, Via: "bootstrap"})
+	if errors.Is(err, commands.ErrEmailTaken) || domain.ErrorCode(err) == domain.CodeConflict {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a.log.Info().Str("email", b.Email).Msg("administrator account created")
+	return a.Waiter.WaitFor(wctx, "users", res.Cursor())
 }
 
 // Start brings every part up and begins serving on ln; readiness turns on last.
@@ -76,7 +135,9 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	if a.Bus, err = commands.NewBus(o.Logger.With().Str("component", "commands").Logger(), 64); err != nil {
 		return fail(err)
 	}
-	commands.RegisterAgents(a.Bus, commands.NewRepository(a.Store, domain.Events))
+	repo := commands.NewRepository(a.Store, domain.Events)
+	commands.RegisterAgents(a.Bus, repo)
+	commands.RegisterUsers(a.Bus, repo)
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
 	}
@@ -91,9 +152,25 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	if err := a.Hub.Run(context.Background()); err != nil {
 		return fail(err)
 	}
+	if len(o.Secret) == 0 {
+		return fail(errors.New("app: no token signing secret"))
+	}
+	if o.Limits == nil {
+		o.Limits = ratelimit.NewMemory(100000)
+	}
+	a.Sessions = auth.NewSessions(db.SQL, 10000)
+	a.Users = projections.NewUserQueries(db.SQL)
+	a.Waiter = projections.NewWaiter(db.SQL, a.Notifier)
+	if o.Admin.Email != "" {
+		if err := a.bootstrapAdmin(ctx, o.Admin); err != nil {
+			return fail(fmt.Errorf("bootstrap admin: %w", err))
+		}
+	}
 	a.Server = httpapi.New(httpapi.Deps{
-		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL),
-		Waiter: projections.NewWaiter(db.SQL, a.Notifier), Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),
+		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
+		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
+		CORSOrigins: o.CORSOrigins,
+		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),
 		ReadYourWrites: o.ReadYourWrites, Version: o.Version,
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, db.SQL, a.Runner.Names(), a.Runner.LastError)
@@ -110,8 +187,8 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 // IdempotencyKeyTTL is how long a stored response answers a retried request.
 const IdempotencyKeyTTL = 24 * time.Hour
 
-// purgeIdempotencyKeys forgets stored responses older than IdempotencyKeyTTL, hourly; several
-// instances doing it at once is harmless.
+// purgeIdempotencyKeys forgets stored responses older than IdempotencyKeyTTL and tokens that
+// expired anyway, hourly; several instances doing it at once is harmless.
 func (a *App) purgeIdempotencyKeys() {
 	defer close(a.purged)
 	tick := time.NewTicker(time.Hour)
@@ -122,6 +199,11 @@ func (a *App) purgeIdempotencyKeys() {
 			a.log.Warn().Err(err).Msg("purging idempotency keys")
 		} else if n > 0 {
 			a.log.Info().Int64("purged", n).Msg("idempotency keys expired")
+		}
+		if n, err := a.Sessions.Purge(context.Background()); err != nil {
+			a.log.Warn().Err(err).Msg("purging expired tokens")
+		} else if n > 0 {
+			a.log.Info().Int64("purged", n).Msg("expired tokens purged")
 		}
 		select {
 		case <-a.stopPurge:

@@ -47,7 +47,7 @@ func newAgent() *domain.Agent { return &domain.Agent{} }
 
 func (a *Agents) Create(ctx context.Context, cmd *CreateAgent) (Result, error) {
 	return execute(ctx, a.repo, a.change(cmd.AgentID, cmd.Envelope), newAgent, func(agg *domain.Agent) ([]domain.Event, error) {
-		return agg.Create(cmd.AgentID, cmd.Spec)
+		return agg.Create(cmd.AgentID, cmd.Spec, cmd.Actor)
 	})
 }
 
@@ -56,12 +56,12 @@ func (a *Agents) Update(ctx context.Context, cmd *UpdateAgent) (Result, error) {
 		return Result{}, domain.Errorf(domain.CodeNotFound, "agent not found")
 	}
 	return execute(ctx, a.repo, a.change(cmd.AgentID, cmd.Envelope), newAgent, func(agg *domain.Agent) ([]domain.Event, error) {
-		return agg.Update(cmd.Patch)
+		return agg.Update(cmd.actor(), cmd.Patch)
 	})
 }
 
 func (a *Agents) Delete(ctx context.Context, cmd *DeleteAgent) (Result, error) {
 	return execute(ctx, a.repo, a.change(cmd.AgentID, cmd.Envelope), newAgent, func(agg *domain.Agent) ([]domain.Event, error) {
-		return agg.Delete()
+		return agg.Delete(cmd.actor())
 	})
 }

@@ -193,12 +193,12 @@ func (b *Bus) Send(ctx context.Context, cmd any) (Result, error) {
 }
 
 // NewEnvelope starts the envelope of a command sent on behalf of actor.
-func NewEnvelope(actor, correlationID string) Envelope {
+func NewEnvelope(actor domain.Actor, correlationID string) Envelope {
 	id := uuid.NewString()
 	if correlationID == "" {
 		correlationID = id
 	}
-	return Envelope{CommandID: id, Actor: actor, CorrelationID: correlationID}
+	return Envelope{CommandID: id, Actor: actor.ID, ActorRole: actor.Role, CorrelationID: correlationID}
 }
 
 func watermillLogger(l zerolog.Logger) watermill.LoggerAdapter { return wmlog.New(l) }

@@ -35,7 +35,7 @@ func newBus(t *testing.T) (*commands.Bus, *eventlog.Store) {
 func create(t *testing.T, bus *commands.Bus) string {
 	t.Helper()
 	id := uuid.NewString()
-	if _, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: commands.NewEnvelope("t", ""), AgentID: id,
+	if _, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: id,
 		Spec: domain.AgentSpec{Name: "Base"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestConcurrentUpdatesRetryOnConflict(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			style := fmt.Sprintf("style %d", i)
-			if _, err := bus.Send(context.Background(), &commands.UpdateAgent{Envelope: commands.NewEnvelope("t", ""), AgentID: id,
+			if _, err := bus.Send(context.Background(), &commands.UpdateAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: id,
 				Patch: domain.AgentPatch{Style: &style}}); err != nil {
 				t.Errorf("writer %d: %v", i, err)
 			}
@@ -72,14 +72,14 @@ func TestStaleExpectedVersionIsReportedNotRetried(t *testing.T) {
 	bus, _ := newBus(t)
 	id := create(t, bus)
 	name := "New"
-	env := commands.NewEnvelope("t", "")
+	env := commands.NewEnvelope(domain.System, "")
 	one := int64(1)
 	env.ExpectedVersion = &one
 	if _, err := bus.Send(context.Background(), &commands.UpdateAgent{Envelope: env, AgentID: id, Patch: domain.AgentPatch{Name: &name}}); err != nil {
 		t.Fatal(err)
 	}
 	other := "Other"
-	env = commands.NewEnvelope("t", "")
+	env = commands.NewEnvelope(domain.System, "")
 	env.ExpectedVersion = &one
 	_, err := bus.Send(context.Background(), &commands.UpdateAgent{Envelope: env, AgentID: id, Patch: domain.AgentPatch{Name: &other}})
 	if domain.ErrorCode(err) != domain.CodeVersionConflict {
@@ -89,7 +89,7 @@ func TestStaleExpectedVersionIsReportedNotRetried(t *testing.T) {
 
 func TestDomainErrorsCrossTheBusIntact(t *testing.T) {
 	bus, store := newBus(t)
-	_, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: commands.NewEnvelope("t", ""), AgentID: uuid.NewString(),
+	_, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: uuid.NewString(),
 		Spec: domain.AgentSpec{Name: "", Provider: "nope"}})
 	de, ok := err.(*domain.Error)
 	if !ok || de.Code != domain.CodeInvalid || len(de.Fields) != 2 || de.Fields[0].Field != "name" || de.Fields[1].Field != "provider" {
@@ -98,7 +98,7 @@ func TestDomainErrorsCrossTheBusIntact(t *testing.T) {
 	if evs, _ := store.ReadLatest(context.Background(), store.DB(), eventlog.Filter{}, 10); len(evs) != 0 {
 		t.Fatalf("a refused command appended %d events", len(evs))
 	}
-	_, err = bus.Send(context.Background(), &commands.DeleteAgent{Envelope: commands.NewEnvelope("t", ""), AgentID: uuid.NewString()})
+	_, err = bus.Send(context.Background(), &commands.DeleteAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: uuid.NewString()})
 	if domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Fatalf("delete unknown: %v", err)
 	}
@@ -106,20 +106,20 @@ func TestDomainErrorsCrossTheBusIntact(t *testing.T) {
 
 func TestIdempotencyKeyAtTheCommandLayer(t *testing.T) {
 	bus, store := newBus(t)
-	env := commands.NewEnvelope("t", "")
+	env := commands.NewEnvelope(domain.System, "")
 	env.IdempotencyKey, env.Fingerprint = "t:key", "fp-1"
 	first, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: env, AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: "A"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A retry carries a new command id (and here even a new agent id): the key still wins.
-	env2 := commands.NewEnvelope("t", "")
+	env2 := commands.NewEnvelope(domain.System, "")
 	env2.IdempotencyKey, env2.Fingerprint = "t:key", "fp-1"
 	second, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: env2, AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: "A"}})
 	if err != nil || !second.Replayed || second.StreamID != first.StreamID || second.Position != first.Position {
 		t.Fatalf("first %+v second %+v %v", first, second, err)
 	}
-	env3 := commands.NewEnvelope("t", "")
+	env3 := commands.NewEnvelope(domain.System, "")
 	env3.IdempotencyKey, env3.Fingerprint = "t:key", "fp-other"
 	if _, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: env3, AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: "B"}}); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Fatalf("reused key: %v", err)
@@ -131,7 +131,7 @@ func TestIdempotencyKeyAtTheCommandLayer(t *testing.T) {
 
 func TestCommandsCarryCausationAndCorrelation(t *testing.T) {
 	bus, store := newBus(t)
-	env := commands.NewEnvelope("alice", "req-42")
+	env := commands.NewEnvelope(domain.Actor{ID: "alice", Role: domain.RoleMember}, "req-42")
 	res, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: env, AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: "A"}})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestBusRefusesBeforeRunning(t *testing.T) {
 func TestPurgeForgetsOldIdempotencyKeys(t *testing.T) {
 	bus, store := newBus(t)
 	for _, key := range []string{"t:old", "t:new"} {
-		env := commands.NewEnvelope("t", "")
+		env := commands.NewEnvelope(domain.System, "")
 		env.IdempotencyKey, env.Fingerprint = key, "fp"
 		if _, err := bus.Send(context.Background(), &commands.CreateAgent{Envelope: env, AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: "A"}}); err != nil {
 			t.Fatal(err)

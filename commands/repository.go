@@ -23,9 +23,14 @@ type Aggregate interface {
 
 // Envelope is what every command carries besides its own fields.
 type Envelope struct {
-	CommandID     string `json:"command_id"`
-	Actor         string `json:"actor"`
-	CorrelationID string `json:"correlation_id"`
+	CommandID string `json:"command_id"`
+	// Actor is the id of the user the command acts for ("system" for the server itself);
+	// ActorRole decides what it may do.
+	Actor         string      `json:"actor"`
+	ActorRole     domain.Role `json:"actor_role"`
+	CorrelationID string      `json:"correlation_id"`
+	// Context is stored with the events for the audit trail: ip, user_agent, request_id.
+	Context map[string]string `json:"context,omitempty"`
 	// IdempotencyKey, when set, makes the command apply at most once; Fingerprint identifies
 	// the request so that a key reused for a different request is refused.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
@@ -36,8 +41,21 @@ type Envelope struct {
 }
 
 func (e Envelope) metadata() eventlog.Metadata {
-	return eventlog.Metadata{CorrelationID: e.CorrelationID, CausationID: e.CommandID, Actor: e.Actor}
+	extra := map[string]string{}
+	for k, v := range e.Context {
+		extra[k] = v
+	}
+	if e.ActorRole != "" {
+		extra["actor_role"] = string(e.ActorRole)
+	}
+	if len(extra) == 0 {
+		extra = nil
+	}
+	return eventlog.Metadata{CorrelationID: e.CorrelationID, CausationID: e.CommandID, Actor: e.Actor, Extra: extra}
 }
+
+// actor is who the command acts for, as the domain sees it.
+func (e Envelope) actor() domain.Actor { return domain.Actor{ID: e.Actor, Role: e.ActorRole} }
 
 // Result is what a command did.
 type Result struct {
@@ -76,6 +94,9 @@ type change struct {
 	streamID   string
 	streamType string
 	env        Envelope
+	// alsoInTx, if set, runs in the appending transaction after the append, for rules that
+	// span aggregates (such as a unique email); its error rolls the append back.
+	alsoInTx func(ctx context.Context, tx *sql.Tx, appended []eventlog.Event) error
 }
 
 var errKeyRace = errors.New("idempotency key claimed concurrently")
@@ -143,6 +164,11 @@ func (r *Repository) executeOnce(ctx context.Context, c change, agg Aggregate, d
 	appended, err := r.store.Append(ctx, tx, c.streamID, c.streamType, head, newEvents, c.env.metadata())
 	if err != nil {
 		return Result{}, err
+	}
+	if c.alsoInTx != nil {
+		if err := c.alsoInTx(ctx, tx, appended); err != nil {
+			return Result{}, err
+		}
 	}
 	last := appended[len(appended)-1]
 	res = Result{StreamID: c.streamID, Version: last.Version, Position: last.Position, TxID: last.TxID, Appended: len(appended)}

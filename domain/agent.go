@@ -97,6 +97,7 @@ type AgentPatch struct {
 type Agent struct {
 	ID      string
 	Spec    AgentSpec
+	Owner   string
 	Version int64
 	Deleted bool
 }
@@ -111,6 +112,7 @@ func (a *Agent) Apply(e Event) {
 	case *AgentCreated:
 		a.ID = ev.ID
 		a.Spec = ev.spec()
+		a.Owner = ev.CreatedBy
 	case *AgentUpdated:
 		a.Spec = ev.spec()
 	case *AgentDeleted:
@@ -223,8 +225,8 @@ func ValidateAgentSpec(s AgentSpec) error {
 	return v.Err()
 }
 
-// CreateAgent decides whether an agent may be created with this spec.
-func CreateAgent(id string, spec AgentSpec) ([]Event, error) {
+// CreateAgent decides whether an agent may be created with this spec, owned by owner.
+func CreateAgent(id string, spec AgentSpec, owner string) ([]Event, error) {
 	if strings.TrimSpace(id) == "" {
 		return nil, &Error{Code: CodeInvalid, Message: "id: is required", Fields: []FieldError{{Field: "id", Message: "is required"}}}
 	}
@@ -232,21 +234,37 @@ func CreateAgent(id string, spec AgentSpec) ([]Event, error) {
 	if err := ValidateAgentSpec(spec); err != nil {
 		return nil, err
 	}
-	return []Event{newAgentCreated(id, spec)}, nil
+	return []Event{newAgentCreated(id, spec, owner)}, nil
 }
 
 // Create is CreateAgent on an aggregate loaded from its stream, which must be empty.
-func (a *Agent) Create(id string, spec AgentSpec) ([]Event, error) {
+func (a *Agent) Create(id string, spec AgentSpec, owner string) ([]Event, error) {
 	if a.Version > 0 {
 		return nil, Errorf(CodeConflict, "agent %s already exists", id)
 	}
-	return CreateAgent(id, spec)
+	return CreateAgent(id, spec, owner)
+}
+
+// AccessibleBy reports whether actor may see and change the agent: its owner or an admin.
+// Agents created before accounts existed have no owner and are admin-only.
+func (a *Agent) AccessibleBy(actor Actor) bool {
+	return actor.IsAdmin() || (a.Owner != "" && a.Owner == actor.ID)
+}
+
+func (a *Agent) authorize(actor Actor) error {
+	if !a.Exists() {
+		return Errorf(CodeNotFound, "agent not found")
+	}
+	if !a.AccessibleBy(actor) {
+		return Errorf(CodeForbidden, "you do not own this agent")
+	}
+	return nil
 }
 
 // Update applies a patch. A patch that changes nothing records nothing.
-func (a *Agent) Update(p AgentPatch) ([]Event, error) {
-	if !a.Exists() {
-		return nil, Errorf(CodeNotFound, "agent not found")
+func (a *Agent) Update(actor Actor, p AgentPatch) ([]Event, error) {
+	if err := a.authorize(actor); err != nil {
+		return nil, err
 	}
 	next := a.Spec
 	next.Personality.Traits = append([]string(nil), a.Spec.Personality.Traits...)
@@ -279,9 +297,9 @@ func (a *Agent) Update(p AgentPatch) ([]Event, error) {
 
 // Delete removes the agent. Deleting twice is a not-found, not a silent success, so that a
 // client learns its view was stale.
-func (a *Agent) Delete() ([]Event, error) {
-	if !a.Exists() {
-		return nil, Errorf(CodeNotFound, "agent not found")
+func (a *Agent) Delete(actor Actor) ([]Event, error) {
+	if err := a.authorize(actor); err != nil {
+		return nil, err
 	}
 	return []Event{&AgentDeleted{ID: a.ID}}, nil
 }

@@ -27,13 +27,16 @@ type AgentCreated struct {
 	Personality  Personality `json:"personality"`
 	SystemPrompt string      `json:"system_prompt"`
 	Tools        []string    `json:"tools"`
+	// CreatedBy is the id of the user who owns the agent; empty for agents created before
+	// accounts existed, which only admins can reach. Optional, so still schema v2.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 func (*AgentCreated) EventType() string { return EventAgentCreated }
 
-func newAgentCreated(id string, s AgentSpec) *AgentCreated {
+func newAgentCreated(id string, s AgentSpec, owner string) *AgentCreated {
 	return &AgentCreated{ID: id, Name: s.Name, Role: s.Role, Provider: s.Provider, Model: s.Model,
-		Personality: s.Personality, SystemPrompt: s.SystemPrompt, Tools: s.Tools}
+		Personality: s.Personality, SystemPrompt: s.SystemPrompt, Tools: s.Tools, CreatedBy: owner}
 }
 
 func (e *AgentCreated) spec() AgentSpec {

@@ -19,7 +19,7 @@ func fieldsOf(err error) []string {
 }
 
 func TestCreateAgentAppliesDefaults(t *testing.T) {
-	events, err := CreateAgent("a1", AgentSpec{Name: "  Ada  ", Provider: "OpenAI"})
+	events, err := CreateAgent("a1", AgentSpec{Name: "  Ada  ", Provider: "OpenAI"}, "u1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestAgentValidationNamesEveryField(t *testing.T) {
 		{AgentSpec{Name: "A", Tools: make([]string, MaxTools+1)}, "tools"},
 	}
 	for _, c := range cases {
-		_, err := CreateAgent("id", c.spec)
+		_, err := CreateAgent("id", c.spec, "")
 		if ErrorCode(err) != CodeInvalid {
 			t.Errorf("%+v: want invalid, got %v", c.spec, err)
 			continue
@@ -66,7 +66,7 @@ func TestAgentValidationNamesEveryField(t *testing.T) {
 			t.Errorf("%+v: fields %v do not name %s", c.spec, fieldsOf(err), c.field)
 		}
 	}
-	_, err := CreateAgent("id", AgentSpec{Name: "", Provider: "x", Personality: Personality{Temperature: 9}})
+	_, err := CreateAgent("id", AgentSpec{Name: "", Provider: "x", Personality: Personality{Temperature: 9}}, "")
 	if got := fieldsOf(err); len(got) != 3 {
 		t.Fatalf("want all three errors at once, got %v", got)
 	}
@@ -74,20 +74,20 @@ func TestAgentValidationNamesEveryField(t *testing.T) {
 
 func TestAgentLifecycle(t *testing.T) {
 	var a Agent
-	events, err := a.Create("a1", AgentSpec{Name: "Ada"})
+	events, err := a.Create("a1", AgentSpec{Name: "Ada"}, "u1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Apply(events[0])
-	if _, err := a.Create("a1", AgentSpec{Name: "Again"}); ErrorCode(err) != CodeConflict {
+	if _, err := a.Create("a1", AgentSpec{Name: "Again"}, "u1"); ErrorCode(err) != CodeConflict {
 		t.Fatalf("second create: %v", err)
 	}
 	same := "Ada"
-	if events, err := a.Update(AgentPatch{Name: &same}); err != nil || len(events) != 0 {
+	if events, err := a.Update(System, AgentPatch{Name: &same}); err != nil || len(events) != 0 {
 		t.Fatalf("no-op update recorded %v %v", events, err)
 	}
 	temp, provider := 1.2, ProviderAnthropic
-	events, err = a.Update(AgentPatch{Temperature: &temp, Provider: &provider})
+	events, err = a.Update(System, AgentPatch{Temperature: &temp, Provider: &provider})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,15 +100,15 @@ func TestAgentLifecycle(t *testing.T) {
 		t.Fatalf("aggregate: %+v", a)
 	}
 	bad := 5.0
-	if _, err := a.Update(AgentPatch{Temperature: &bad}); ErrorCode(err) != CodeInvalid {
+	if _, err := a.Update(System, AgentPatch{Temperature: &bad}); ErrorCode(err) != CodeInvalid {
 		t.Fatalf("invalid update: %v", err)
 	}
-	events, _ = a.Delete()
+	events, _ = a.Delete(System)
 	a.Apply(events[0])
-	if _, err := a.Delete(); ErrorCode(err) != CodeNotFound {
+	if _, err := a.Delete(System); ErrorCode(err) != CodeNotFound {
 		t.Fatalf("delete twice: %v", err)
 	}
-	if _, err := a.Update(AgentPatch{Name: &same}); ErrorCode(err) != CodeNotFound {
+	if _, err := a.Update(System, AgentPatch{Name: &same}); ErrorCode(err) != CodeNotFound {
 		t.Fatalf("update deleted: %v", err)
 	}
 }
@@ -136,5 +136,30 @@ func TestRegistryUpcastsAndRoundTrips(t *testing.T) {
 	back, err := Events.Decode(typ, ver, raw)
 	if err != nil || back.(*AgentDeleted).ID != "a" {
 		t.Fatal(back, err)
+	}
+}
+
+func TestOnlyOwnersAndAdminsChangeAnAgent(t *testing.T) {
+	var a Agent
+	events, _ := a.Create("a1", AgentSpec{Name: "Mine"}, "alice")
+	a.Apply(events[0])
+	name := "Theirs"
+	if _, err := a.Update(Actor{ID: "bob", Role: RoleMember}, AgentPatch{Name: &name}); ErrorCode(err) != CodeForbidden {
+		t.Fatalf("another member: %v", err)
+	}
+	if _, err := a.Delete(Actor{ID: "bob", Role: RoleMember}); ErrorCode(err) != CodeForbidden {
+		t.Fatalf("another member deletes: %v", err)
+	}
+	if _, err := a.Update(Actor{ID: "alice", Role: RoleMember}, AgentPatch{Name: &name}); err != nil {
+		t.Fatalf("owner: %v", err)
+	}
+	if _, err := a.Update(Actor{ID: "root", Role: RoleAdmin}, AgentPatch{Name: &name}); err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+	var legacy Agent
+	events, _ = legacy.Create("a2", AgentSpec{Name: "Old"}, "")
+	legacy.Apply(events[0])
+	if legacy.AccessibleBy(Actor{ID: "", Role: RoleMember}) {
+		t.Fatal("an ownerless agent must be admin-only")
 	}
 }

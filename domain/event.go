@@ -17,6 +17,9 @@ type EventSpec struct {
 	Version   int
 	New       func() Event
 	Upcasters map[int]func(payload []byte) ([]byte, error) // from version N to N+1
+	// Sensitive names top-level payload fields that are stored (a replay needs them) but never
+	// shown: live feeds, the log browser and the CLI print them as "[redacted]".
+	Sensitive []string
 }
 
 // Registry knows every event type of the domain.
@@ -92,5 +95,28 @@ func (r *Registry) Decode(eventType string, version int, payload []byte) (Event,
 	return e, nil
 }
 
+// Redact returns payload with the sensitive fields of its type replaced; other payloads are
+// returned as they are.
+func (r *Registry) Redact(eventType string, payload []byte) []byte {
+	spec, ok := r.specs[eventType]
+	if !ok || len(spec.Sensitive) == 0 {
+		return payload
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return []byte(`{"redacted":true}`)
+	}
+	for _, name := range spec.Sensitive {
+		if _, present := fields[name]; present {
+			fields[name] = json.RawMessage(`"[redacted]"`)
+		}
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return []byte(`{"redacted":true}`)
+	}
+	return out
+}
+
 // Events is the registry of every event type in GatheRing.
-var Events = NewRegistry(agentEventSpecs()...)
+var Events = NewRegistry(append(agentEventSpecs(), userEventSpecs()...)...)

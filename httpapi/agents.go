@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -72,10 +71,13 @@ func setFrom[T any](dst *T, src *T) {
 	}
 }
 
-// envelope starts a command on behalf of the request's caller. Until accounts exist every
-// caller is "anonymous"; the request id correlates the command's events with the request.
+// envelope starts a command on behalf of the request's caller; the request id correlates the
+// command's events with the request, and the audit context says where it came from.
 func envelope(c *fiber.Ctx) commands.Envelope {
-	return commands.NewEnvelope("anonymous", requestID(c))
+	p, _ := principal(c)
+	env := commands.NewEnvelope(p.Actor(), requestID(c))
+	env.Context = auditContext(c)
+	return env
 }
 
 func (s *Server) createAgent(c *fiber.Ctx) error {
@@ -171,13 +173,24 @@ func (s *Server) respondWithAgent(c *fiber.Ctx, env commands.Envelope, res comma
 }
 
 func (s *Server) waitForAgents(c *fiber.Ctx, res commands.Result) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.deps.ReadYourWrites)
-	defer cancel()
-	return s.deps.Waiter.WaitFor(ctx, "agents", res.Cursor())
+	return s.waitFor(c, "agents", res)
+}
+
+// visibleAgent returns an agent the caller may see: its owner's or, for an admin, any.
+func (s *Server) visibleAgent(c *fiber.Ctx, id string) (projections.AgentView, error) {
+	view, err := s.deps.Agents.Get(c.UserContext(), id)
+	if err != nil {
+		return view, err
+	}
+	p, _ := principal(c)
+	if !p.Actor().IsAdmin() && (view.CreatedBy == "" || view.CreatedBy != p.UserID) {
+		return view, domain.Errorf(domain.CodeForbidden, "you do not own this agent")
+	}
+	return view, nil
 }
 
 func (s *Server) getAgent(c *fiber.Ctx) error {
-	view, err := s.deps.Agents.Get(c.UserContext(), c.Params("id"))
+	view, err := s.visibleAgent(c, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -196,6 +209,12 @@ func (s *Server) listAgents(c *fiber.Ctx) error {
 		return err
 	}
 	f := projections.AgentFilter{Provider: c.Query("provider"), Role: c.Query("role"), NamePrefix: c.Query("name"), Limit: limit}
+	// Members list their own agents; admins everything, or one user's with ?owner=.
+	if p, _ := principal(c); !p.Actor().IsAdmin() {
+		f.Owner = p.UserID
+	} else {
+		f.Owner = c.Query("owner")
+	}
 	if f.Provider != "" && !knownProvider(f.Provider) {
 		return invalid("provider", "unknown provider "+strconv.Quote(f.Provider))
 	}

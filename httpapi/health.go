@@ -69,5 +69,8 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	for i := range events {
+		events[i].Payload = domain.Events.Redact(events[i].Type, events[i].Payload)
+	}
 	return c.JSON(fiber.Map{"events": events})
 }

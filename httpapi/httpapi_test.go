@@ -3,42 +3,102 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/rs/zerolog"
 
 	"github.com/gathering/gathering/app"
+	"github.com/gathering/gathering/auth"
 	"github.com/gathering/gathering/internal/testdb"
+	"github.com/gathering/gathering/ratelimit"
 )
 
 type server struct {
-	t    *testing.T
-	app  *app.App
-	base string
+	t     *testing.T
+	app   *app.App
+	base  string
+	token string // sent with every request unless a test overrides Authorization
 }
 
-func start(t *testing.T) *server {
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "correct horse battery staple"
+)
+
+var (
+	hashOnce  sync.Once
+	adminHash string
+	secret    = []byte("test-secret-that-is-long-enough-for-hs256!")
+)
+
+// unlimited admits everything: functional tests send more requests than a person would.
+type unlimited struct{}
+
+func (unlimited) Take(_ context.Context, t ratelimit.Tier, _ string, now time.Time) (ratelimit.Decision, error) {
+	return ratelimit.Decision{Allowed: true, Limit: t.Limit, Remaining: t.Limit, Reset: now.Add(t.Window)}, nil
+}
+
+type option func(*app.Options)
+
+func start(t *testing.T, opts ...option) *server {
 	t.Helper()
+	hashOnce.Do(func() {
+		h, err := auth.HashPassword(adminPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adminHash = h
+	})
 	db := testdb.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.Start(context.Background(), db, ln, app.Options{Logger: zerolog.Nop(), ClientBuffer: 64})
+	o := app.Options{Logger: zerolog.Nop(), ClientBuffer: 64, Secret: secret, AllowRegistration: true,
+		Admin: app.AdminBootstrap{Email: adminEmail, PasswordHash: adminHash}, Limits: unlimited{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a, err := app.Start(context.Background(), db, ln, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Shutdown(0, 5*time.Second) })
-	return &server{t: t, app: a, base: "http://" + a.Addr()}
+	s := &server{t: t, app: a, base: "http://" + a.Addr()}
+	s.token = s.login(adminEmail, adminPassword)["access_token"].(string)
+	return s
+}
+
+func (s *server) login(email, password string) map[string]any {
+	s.t.Helper()
+	r := s.do("POST", "/auth/login", map[string]any{"email": email, "password": password}, "Authorization", "")
+	if r.status != 200 {
+		s.t.Fatalf("login %s: %d %s", email, r.status, r.body)
+	}
+	return r.json(s.t)
+}
+
+// member registers a member account and returns its access token and id.
+func (s *server) member(email string) (token, id string) {
+	s.t.Helper()
+	r := s.do("POST", "/auth/register", map[string]any{"email": email, "password": "member password 123"}, "Authorization", "")
+	if r.status != 201 {
+		s.t.Fatalf("register %s: %d %s", email, r.status, r.body)
+	}
+	tokens := s.login(email, "member password 123")
+	return tokens["access_token"].(string), r.json(s.t)["id"].(string)
 }
 
 type response struct {
@@ -69,7 +129,14 @@ func (s *server) do(method, path string, body any, headers ...string) response {
 	}
 	req, _ := http.NewRequest(method, s.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
@@ -330,7 +397,8 @@ func TestHealthAndDraining(t *testing.T) {
 
 func dial(t *testing.T, s *server, path string) *websocket.Conn {
 	t.Helper()
-	conn, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+path, nil)
+	conn, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+path,
+		http.Header{"Authorization": {"Bearer " + s.token}})
 	if err != nil {
 		status := 0
 		if res != nil {
@@ -402,7 +470,8 @@ func TestAgentFeedStreamsAndResumesWithoutGap(t *testing.T) {
 	if r := s.do("GET", "/ws/agents/"+id, nil); r.status != 426 {
 		t.Fatalf("plain GET on a feed: %d", r.status)
 	}
-	_, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/ws/agents/"+id+"?after=999999", nil)
+	_, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/ws/agents/"+id+"?after=999999",
+		http.Header{"Authorization": {"Bearer " + s.token}})
 	if err == nil || res.StatusCode != 400 {
 		t.Fatalf("unknown position: %v %v", err, res)
 	}
@@ -444,7 +513,10 @@ func TestShutdownClosesFeedsAndRefusesWork(t *testing.T) {
 		t.Fatalf("ready during drain: %d", r.status)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _, err := conn.ReadMessage()
+	var err error
+	for err == nil { // events committed before the drain may still arrive first
+		_, _, err = conn.ReadMessage()
+	}
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Fatalf("feed closed with %v, want going away", err)
 	}
@@ -472,6 +544,10 @@ func TestEventsEndpointBrowsesTheLog(t *testing.T) {
 		} `json:"events"`
 	}
 	r := s.do("GET", "/events?after=0", nil)
+	if !strings.Contains(string(r.body), "user.registered") || strings.Contains(string(r.body), "$2a$") {
+		t.Fatalf("the log browser must show user events without their password hash: %s", r.body)
+	}
+	r = s.do("GET", "/events?after=0&stream_type=agent", nil)
 	if err := json.Unmarshal(r.body, &page); err != nil || len(page.Events) != 3 {
 		t.Fatalf("after=0: %d %s", r.status, r.body)
 	}
@@ -483,7 +559,7 @@ func TestEventsEndpointBrowsesTheLog(t *testing.T) {
 	if len(page.Events) != 2 || page.Events[0].Type != "agent.updated" {
 		t.Fatalf("newest first for one stream: %+v", page.Events)
 	}
-	r = s.do("GET", fmt.Sprintf("/events?type=agent.created&after=%d", page.Events[1].Position), nil)
+	r = s.do("GET", fmt.Sprintf("/events?type=agent.created&after=%d", page.Events[0].Position), nil)
 	_ = json.Unmarshal(r.body, &page)
 	if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Payload), `"Other"`) {
 		t.Fatalf("filtered after: %+v", page.Events)
@@ -495,3 +571,9 @@ func TestEventsEndpointBrowsesTheLog(t *testing.T) {
 		t.Fatalf("limit: %d", r.status)
 	}
 }
+
+func newListener() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func sqlOpen() (*sql.DB, error) { return sql.Open("pgx", testdb.ServerURL()) }
+
+func testRedisURL() string { return os.Getenv("TEST_REDIS_URL") }

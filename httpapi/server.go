@@ -9,27 +9,41 @@ import (
 	"io/fs"
 	"net"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/gathering/gathering/auth"
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/eventlog"
 	"github.com/gathering/gathering/livefeed"
 	"github.com/gathering/gathering/projections"
+	"github.com/gathering/gathering/ratelimit"
 )
 
 // Deps are the parts the API is built from.
 type Deps struct {
-	DB          *eventlog.DB
-	Store       *eventlog.Store
-	Bus         *commands.Bus
-	Agents      *projections.AgentQueries
-	Waiter      *projections.Waiter
+	DB       *eventlog.DB
+	Store    *eventlog.Store
+	Bus      *commands.Bus
+	Agents   *projections.AgentQueries
+	Users    *projections.UserQueries
+	Waiter   *projections.Waiter
+	Tokens   *auth.Tokens
+	Sessions *auth.Sessions
+	// Limits counts requests per client and tier; in memory, or in Redis when shared.
+	Limits ratelimit.Store
+	// AllowRegistration opens POST /auth/register to anyone.
+	AllowRegistration bool
+	// CORSOrigins are the browser origins allowed to call the API; empty means same-origin only.
+	CORSOrigins []string
 	Hub         *livefeed.Hub
 	Projections func(ctx context.Context) ([]projections.Status, error)
 	Logger      zerolog.Logger
@@ -69,23 +83,61 @@ func New(d Deps) *Server {
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          func(c *fiber.Ctx, err error) error { return writeError(c, err) },
 	})
-	s.app.Use(s.requestContext, s.refuseWhileDraining)
+	s.app.Use(s.requestContext, s.refuseWhileDraining, helmet.New(helmet.Config{
+		// The dashboard is served from this origin and talks to it over fetch and WebSocket.
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+			"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+		XFrameOptions:             "DENY",
+		ReferrerPolicy:            "strict-origin-when-cross-origin",
+		HSTSMaxAge:                31536000, // helmet only sends it over TLS
+		CrossOriginEmbedderPolicy: "unsafe-none",
+	}))
+	if len(d.CORSOrigins) > 0 {
+		s.app.Use(cors.New(cors.Config{AllowOrigins: strings.Join(d.CORSOrigins, ","),
+			AllowHeaders:  "Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-ID",
+			ExposeHeaders: "ETag, Location, X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset",
+			MaxAge:        600}))
+	}
 
-	s.app.Get("/health/live", s.live)
-	s.app.Get("/health/ready", s.ready)
+	limit := func(t ratelimit.Tier) fiber.Handler { return ratelimit.Middleware(d.Limits, t, clientKey, d.Logger) }
+	health, authTier := limit(ratelimit.Health), limit(ratelimit.Auth)
+	// Every route below needs a valid token (and the right tier, keyed by user); only the
+	// health probes, the three ways to obtain a token and the dashboard's files are public.
+	user := func(t ratelimit.Tier) []fiber.Handler { return []fiber.Handler{s.requireAuth, limit(t)} }
+	admin := func(t ratelimit.Tier) []fiber.Handler {
+		return []fiber.Handler{s.requireAuth, s.requireAdmin, limit(t)}
+	}
+	read, write := user(ratelimit.Read), user(ratelimit.Write)
+	route := func(method, path string, chain []fiber.Handler, h fiber.Handler) {
+		s.app.Add(method, path, append(append([]fiber.Handler{}, chain...), h)...)
+	}
 
-	s.app.Post("/agents", s.createAgent)
-	s.app.Get("/agents", s.listAgents)
-	s.app.Get("/agents/:id", s.getAgent)
-	s.app.Patch("/agents/:id", s.updateAgent)
-	s.app.Delete("/agents/:id", s.deleteAgent)
+	s.app.Get("/health/live", health, s.live)
+	s.app.Get("/health/ready", health, s.ready)
 
-	s.app.Get("/admin/projections", s.projectionStatus)
-	s.app.Get("/events", s.listEvents)
+	s.app.Post("/auth/login", authTier, s.login)
+	s.app.Post("/auth/register", authTier, s.register)
+	s.app.Post("/auth/refresh", authTier, s.refresh)
+	route(fiber.MethodPost, "/auth/logout", user(ratelimit.Auth), s.logout)
+	route(fiber.MethodGet, "/auth/me", read, s.me)
+	route(fiber.MethodPost, "/auth/password", user(ratelimit.Auth), s.changePassword)
 
-	s.app.Use("/ws", s.upgradeOnly)
-	s.app.Get("/ws/agents/:id", s.agentFeed())
-	s.app.Get("/ws", s.generalFeed())
+	route(fiber.MethodPost, "/agents", write, s.createAgent)
+	route(fiber.MethodGet, "/agents", read, s.listAgents)
+	route(fiber.MethodGet, "/agents/:id", read, s.getAgent)
+	route(fiber.MethodPatch, "/agents/:id", write, s.updateAgent)
+	route(fiber.MethodDelete, "/agents/:id", write, s.deleteAgent)
+
+	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
+	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)
+	route(fiber.MethodPost, "/users/:id/deactivate", write, s.deactivateUser)
+	route(fiber.MethodPost, "/users/:id/role", admin(ratelimit.Write), s.changeRole)
+	route(fiber.MethodGet, "/audit", admin(ratelimit.Read), s.audit)
+	route(fiber.MethodGet, "/admin/projections", admin(ratelimit.Read), s.projectionStatus)
+	route(fiber.MethodGet, "/events", admin(ratelimit.Read), s.listEvents)
+
+	route(fiber.MethodGet, "/ws/agents/:id", append(read, s.upgradeOnly), s.agentFeed())
+	route(fiber.MethodGet, "/ws", append(read, s.upgradeOnly), s.generalFeed())
 
 	if d.Dashboard != nil {
 		s.app.Use("/", filesystem.New(filesystem.Config{Root: httpFS(d.Dashboard), Index: "index.html"}))
@@ -160,6 +212,14 @@ func (s *Server) refuseWhileDraining(c *fiber.Ctx) error {
 		return writeError(c, errDraining)
 	}
 	return c.Next()
+}
+
+// clientKey is who a rate limit counts: the user once authenticated, else the address.
+func clientKey(c *fiber.Ctx) string {
+	if p, ok := principal(c); ok {
+		return "user:" + p.UserID
+	}
+	return "ip:" + c.IP()
 }
 
 const (

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/gathering/gathering/auth"
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/livefeed"
 )
@@ -56,31 +57,73 @@ func (s *Server) upgradeOnly(c *fiber.Ctx) error {
 
 func (s *Server) agentFeed() fiber.Handler {
 	ws := websocket.New(func(conn *websocket.Conn) {
-		s.serveFeed(conn, []string{"agents:" + conn.Params("id")}, false)
-	})
+		s.serveFeed(conn, []string{"agents:" + conn.Params("id")}, nil)
+	}, wsConfig)
 	return func(c *fiber.Ctx) error {
 		if _, err := uuid.Parse(c.Params("id")); err != nil {
 			return domain.Errorf(domain.CodeNotFound, "agent %s not found", c.Params("id"))
+		}
+		if _, err := s.visibleAgent(c, c.Params("id")); err != nil {
+			return err
 		}
 		return ws(c)
 	}
 }
 
-func (s *Server) generalFeed() fiber.Handler {
-	return websocket.New(func(conn *websocket.Conn) {
-		var topics []string
-		for _, t := range strings.Split(conn.Query("topics"), ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				topics = append(topics, t)
-			}
+// wsConfig accepts the bearer subprotocol browsers use to carry their token.
+var wsConfig = websocket.Config{Subprotocols: []string{wsBearerProtocol}}
+
+func splitTopics(raw string) []string {
+	var topics []string
+	for _, t := range strings.Split(raw, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			topics = append(topics, t)
 		}
-		s.serveFeed(conn, topics, true)
-	})
+	}
+	return topics
+}
+
+func (s *Server) generalFeed() fiber.Handler {
+	ws := websocket.New(func(conn *websocket.Conn) {
+		p, _ := conn.Locals(localPrincipal).(auth.Principal)
+		actor := p.Actor()
+		s.serveFeed(conn, splitTopics(conn.Query("topics")), &actor)
+	}, wsConfig)
+	return func(c *fiber.Ctx) error {
+		p, _ := principal(c)
+		if err := s.authorizeTopics(c.UserContext(), p.Actor(), splitTopics(c.Query("topics"))); err != nil {
+			return err
+		}
+		return ws(c)
+	}
+}
+
+// authorizeTopics lets admins follow anything and members only their own agents' topics: the
+// collection topics ("all", "agents") carry everyone's events.
+func (s *Server) authorizeTopics(ctx context.Context, actor domain.Actor, topics []string) error {
+	if actor.IsAdmin() {
+		return nil
+	}
+	for _, t := range topics {
+		id, ok := strings.CutPrefix(t, "agents:")
+		if !ok {
+			return domain.Errorf(domain.CodeForbidden, "topic %q needs the admin role; members may follow agents:<id> of their own agents", t)
+		}
+		view, err := s.deps.Agents.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if view.CreatedBy == "" || view.CreatedBy != actor.ID {
+			return domain.Errorf(domain.CodeForbidden, "you do not own agent %s", id)
+		}
+	}
+	return nil
 }
 
 // serveFeed streams a subscription to one connection. One goroutine writes (concurrent writes
 // corrupt a websocket: fasthttp/websocket#29), the handler's own goroutine reads.
-func (s *Server) serveFeed(conn *websocket.Conn, topics []string, acceptActions bool) {
+// actor is nil on a feed whose topic is fixed; otherwise it is who may change the topics.
+func (s *Server) serveFeed(conn *websocket.Conn, topics []string, actor *domain.Actor) {
 	log := s.deps.Logger.With().Str("feed", strings.Join(topics, ",")).Logger()
 	var after *int64
 	if pos, ok := conn.Locals("after").(int64); ok {
@@ -154,7 +197,7 @@ func (s *Server) serveFeed(conn *websocket.Conn, topics []string, acceptActions 
 			break
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(wsReadTimeout))
-		reply := s.handleAction(data, acceptActions, &current, sub)
+		reply := s.handleAction(ctx, data, actor, &current, sub)
 		select {
 		case controls <- reply:
 		case <-ctx.Done():
@@ -168,7 +211,7 @@ func (s *Server) serveFeed(conn *websocket.Conn, topics []string, acceptActions 
 	log.Debug().Msg("feed closed")
 }
 
-func (s *Server) handleAction(data []byte, acceptActions bool, current *[]string, sub *livefeed.Subscription) control {
+func (s *Server) handleAction(ctx context.Context, data []byte, actor *domain.Actor, current *[]string, sub *livefeed.Subscription) control {
 	now := time.Now().UTC()
 	var a clientAction
 	if err := json.Unmarshal(data, &a); err != nil {
@@ -178,8 +221,13 @@ func (s *Server) handleAction(data []byte, acceptActions bool, current *[]string
 	case "ping":
 		return control{Type: "pong", Data: fiber.Map{}, Timestamp: now}
 	case "subscribe", "unsubscribe":
-		if !acceptActions {
+		if actor == nil {
 			return control{Type: "error", Data: fiber.Map{"code": domain.CodeInvalid, "message": "this feed has a fixed topic"}, Timestamp: now}
+		}
+		if a.Action == "subscribe" {
+			if err := s.authorizeTopics(ctx, *actor, a.Topics); err != nil {
+				return control{Type: "error", Data: fiber.Map{"code": domain.ErrorCode(err), "message": domain.ErrorMessage(err)}, Timestamp: now}
+			}
 		}
 		set := map[string]bool{}
 		for _, t := range *current {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/eventlog"
 )
 
@@ -61,8 +62,9 @@ func plural(s string) string {
 	}
 }
 
+// messageOf shapes an event for clients; sensitive fields (password hashes) never leave.
 func messageOf(e eventlog.Event) Message {
-	return Message{Type: e.Type, Data: e.Payload, Position: e.Position, Timestamp: e.OccurredAt,
+	return Message{Type: e.Type, Data: domain.Events.Redact(e.Type, e.Payload), Position: e.Position, Timestamp: e.OccurredAt,
 		Stream: StreamRef{ID: e.StreamID, Type: e.StreamType, Version: e.Version}, Topics: TopicsOf(e)}
 }
 

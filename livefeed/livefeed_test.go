@@ -54,6 +54,27 @@ func newEnv(t *testing.T, opts livefeed.Options) *env {
 // appendAgent appends one event to an agent's stream. Each stream must have one writer at a
 // time; different streams may be written concurrently, and hold is how long the transaction
 // stays open after the insert, so that commits come out of position order.
+// waitVisible waits until every reader can see ev. Visibility is cluster-wide: a transaction
+// open in any database of the server (another test package, say) keeps pg_snapshot_xmin, and so
+// gap-safe reads, behind it for a moment.
+func (e *env) waitVisible(t testing.TB, ev eventlog.Event) {
+	t.Helper()
+	for {
+		head, err := e.store.VisibleHead(e.ctx, e.db.SQL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !head.Less(ev.Cursor()) {
+			return
+		}
+		select {
+		case <-e.ctx.Done():
+			t.Fatal("event never became visible")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func (e *env) appendAgent(t testing.TB, agent string, n int, hold time.Duration) eventlog.Event {
 	t.Helper()
 	ev, err := e.tryAppend(agent, n, hold)
@@ -278,16 +299,27 @@ func TestResumeWithoutGapOrDuplicate(t *testing.T) {
 
 	// Writers keep committing, out of position order, while the resumes replay and go live.
 	const writers, perWriter = 4, 30
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		newest   eventlog.Event
+		appended bool
+	)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(agent string) {
 			defer wg.Done()
 			for i := 0; i < perWriter; i++ {
-				if _, err := e.tryAppend(agent, 100+i, time.Duration(rand.IntN(5))*time.Millisecond); err != nil {
+				ev, err := e.tryAppend(agent, 100+i, time.Duration(rand.IntN(5))*time.Millisecond)
+				if err != nil {
 					t.Error(err)
 					return
 				}
+				mu.Lock()
+				if !appended || newest.Cursor().Less(ev.Cursor()) {
+					newest, appended = ev, true
+				}
+				mu.Unlock()
 			}
 		}(agents[w])
 	}
@@ -296,8 +328,9 @@ func TestResumeWithoutGapOrDuplicate(t *testing.T) {
 	fromStart := e.subscribe(t, []string{"all"}, ptr(0))
 	oneAgent := e.subscribe(t, []string{"agents:" + agents[1]}, ptr(resumeAt))
 	wg.Wait()
+	e.waitVisible(t, newest)
 
-	// Every writer has committed, so the log read now is the complete truth to compare with.
+	// Every writer has committed and is visible, so the log read now is the complete truth.
 	read := func(after int64) []eventlog.Event {
 		cur, err := e.store.CursorOf(e.ctx, e.db.SQL, after)
 		if err != nil {
@@ -343,6 +376,7 @@ func TestResumeRejected(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		last = e.appendAgent(t, agent, i, 0)
 	}
+	e.waitVisible(t, last)
 	_, err := e.hub.Subscribe(e.ctx, []string{"all"}, ptr(last.Position+1000))
 	if domain.ErrorCode(err) != domain.CodeInvalid {
 		t.Fatalf("unknown position: got %v, want an invalid error", err)

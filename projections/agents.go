@@ -49,7 +49,7 @@ func (a *Agents) Apply(ctx context.Context, q dbq.DBTX, e eventlog.Event) error 
 		}
 		return a.q.InsertAgent(ctx, q, dbq.InsertAgentParams{ID: id, Name: ev.Name, Role: ev.Role, Provider: string(ev.Provider),
 			Model: ev.Model, Personality: personality, SystemPrompt: ev.SystemPrompt, Tools: tools, Version: e.Version,
-			CreatedAt: e.OccurredAt, LastPosition: e.Position})
+			CreatedAt: e.OccurredAt, LastPosition: e.Position, CreatedBy: ev.CreatedBy})
 	case *domain.AgentUpdated:
 		id, err := uuid.Parse(ev.ID)
 		if err != nil {
@@ -111,12 +111,13 @@ type AgentView struct {
 	CreatedAt    time.Time          `json:"created_at"`
 	UpdatedAt    time.Time          `json:"updated_at"`
 	Position     int64              `json:"position"`
+	CreatedBy    string             `json:"created_by"`
 }
 
 func agentView(r dbq.Agent) (AgentView, error) {
 	v := AgentView{ID: r.ID.String(), Name: r.Name, Role: r.Role, Provider: r.Provider, Model: r.Model,
 		SystemPrompt: r.SystemPrompt, Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		Position: r.LastPosition}
+		Position: r.LastPosition, CreatedBy: r.CreatedBy}
 	if err := json.Unmarshal(r.Personality, &v.Personality); err != nil {
 		return v, err
 	}
@@ -156,8 +157,10 @@ type AgentFilter struct {
 	Provider   string
 	Role       string
 	NamePrefix string
-	After      *AgentPageCursor
-	Limit      int
+	// Owner, when set, lists only the agents of that user.
+	Owner string
+	After *AgentPageCursor
+	Limit int
 }
 
 // AgentPageCursor is where a page of agents ends.
@@ -173,7 +176,7 @@ func (a *AgentQueries) List(ctx context.Context, f AgentFilter) ([]AgentView, *A
 		after = *f.After
 	}
 	rows, err := a.q.ListAgents(ctx, a.db, dbq.ListAgentsParams{Provider: nullString(f.Provider), Role: nullString(f.Role),
-		NamePrefix: nullString(f.NamePrefix), AfterCreated: after.CreatedAt, AfterID: after.ID, MaxRows: int32(f.Limit + 1)})
+		NamePrefix: nullString(f.NamePrefix), Owner: nullString(f.Owner), AfterCreated: after.CreatedAt, AfterID: after.ID, MaxRows: int32(f.Limit + 1)})
 	if err != nil {
 		return nil, nil, err
 	}

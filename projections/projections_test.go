@@ -41,7 +41,7 @@ func setup(t *testing.T) *env {
 
 func (e *env) createAgent(t *testing.T, name string) commands.Result {
 	t.Helper()
-	res, err := e.agents.Create(context.Background(), &commands.CreateAgent{Envelope: commands.NewEnvelope("test", ""),
+	res, err := e.agents.Create(context.Background(), &commands.CreateAgent{Envelope: commands.NewEnvelope(domain.System, ""),
 		AgentID: uuid.NewString(), Spec: domain.AgentSpec{Name: name, Provider: domain.ProviderOffline}})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestAgentsProjectionFollowsCommands(t *testing.T) {
 	reads := projections.NewAgentQueries(e.db.SQL)
 
 	id := uuid.NewString()
-	res, err := e.agents.Create(ctx, &commands.CreateAgent{Envelope: commands.NewEnvelope("test", ""), AgentID: id,
+	res, err := e.agents.Create(ctx, &commands.CreateAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: id,
 		Spec: domain.AgentSpec{Name: "Ada", Provider: domain.ProviderOffline, Tools: []string{"calculator"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestAgentsProjectionFollowsCommands(t *testing.T) {
 		t.Fatalf("read after create: %+v %v", got, err)
 	}
 	name := "Ada Lovelace"
-	res, err = e.agents.Update(ctx, &commands.UpdateAgent{Envelope: commands.NewEnvelope("test", ""), AgentID: id,
+	res, err = e.agents.Update(ctx, &commands.UpdateAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: id,
 		Patch: domain.AgentPatch{Name: &name}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestAgentsProjectionFollowsCommands(t *testing.T) {
 	if got, _ = reads.Get(ctx, id); got.Name != name || got.Version != 2 {
 		t.Fatalf("read after update: %+v", got)
 	}
-	res, err = e.agents.Delete(ctx, &commands.DeleteAgent{Envelope: commands.NewEnvelope("test", ""), AgentID: id})
+	res, err = e.agents.Delete(ctx, &commands.DeleteAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +211,12 @@ func TestReplayRebuildsSameChecksumAndSwapsIn(t *testing.T) {
 	}
 	for i := 0; i < 10; i++ {
 		temp := 1.5
-		if last, err = e.agents.Update(ctx, &commands.UpdateAgent{Envelope: commands.NewEnvelope("t", ""), AgentID: ids[i],
+		if last, err = e.agents.Update(ctx, &commands.UpdateAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: ids[i],
 			Patch: domain.AgentPatch{Temperature: &temp}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if last, err = e.agents.Delete(ctx, &commands.DeleteAgent{Envelope: commands.NewEnvelope("t", ""), AgentID: ids[29]}); err != nil {
+	if last, err = e.agents.Delete(ctx, &commands.DeleteAgent{Envelope: commands.NewEnvelope(domain.System, ""), AgentID: ids[29]}); err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -214,7 +214,8 @@ func (r apiResponse) json(t *testing.T) map[string]any {
 	return m
 }
 
-func request(method, url string, body any) (apiResponse, error) {
+// request sends one API call; token, when set, goes in the Authorization header.
+func request(method, url, token string, body any) (apiResponse, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -228,6 +229,9 @@ func request(method, url string, body any) (apiResponse, error) {
 		return apiResponse{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	res, err := httpClient.Do(req)
 	if err != nil {
 		return apiResponse{}, err
@@ -237,9 +241,9 @@ func request(method, url string, body any) (apiResponse, error) {
 	return apiResponse{status: res.StatusCode, header: res.Header, body: raw}, err
 }
 
-func mustRequest(t *testing.T, method, url string, body any) apiResponse {
+func mustRequest(t *testing.T, method, url, token string, body any) apiResponse {
 	t.Helper()
-	r, err := request(method, url, body)
+	r, err := request(method, url, token, body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -254,7 +258,7 @@ func waitReady(t *testing.T, p *proc, base string, timeout time.Duration) {
 		if p.exited() {
 			t.Fatalf("gathering %s exited with status %d before it was ready; stderr:\n%s", p.name, p.state.ExitCode(), p.stderr.String())
 		}
-		if r, err := request("GET", base+"/health/ready", nil); err == nil && r.status == http.StatusOK {
+		if r, err := request("GET", base+"/health/ready", "", nil); err == nil && r.status == http.StatusOK {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -264,10 +268,41 @@ func waitReady(t *testing.T, p *proc, base string, timeout time.Duration) {
 	}
 }
 
-// createAgent POSTs an agent and returns its id and the request id the server gave the request.
-func createAgent(t *testing.T, base, name string) (id, requestID string) {
+// The server requires a token on everything but health, login and the dashboard: every serve
+// test configures a signing secret and bootstraps this administrator, then logs in as it.
+const (
+	testJWTSecret     = "cli-test-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+	testAdminEmail    = "admin@cli-test.example"
+	testAdminPassword = "cli-test admin password"
+)
+
+// authEnv is the configuration every serve test adds.
+func authEnv() []string {
+	return []string{"JWT_SECRET=" + testJWTSecret, "ADMIN_EMAIL=" + testAdminEmail, "ADMIN_PASSWORD=" + testAdminPassword}
+}
+
+// login logs in as the bootstrapped administrator and returns the access token.
+func login(t *testing.T, base string) string {
 	t.Helper()
-	r := mustRequest(t, "POST", base+"/agents", map[string]any{"name": name, "provider": "offline"})
+	r := mustRequest(t, "POST", base+"/auth/login", "", map[string]any{"email": testAdminEmail, "password": testAdminPassword})
+	if r.status != http.StatusOK {
+		t.Fatalf("POST /auth/login as the administrator: %d %s", r.status, r.body)
+	}
+	body := r.json(t)
+	token, _ := body["access_token"].(string)
+	if token == "" || body["token_type"] != "Bearer" {
+		t.Fatalf("POST /auth/login: no bearer access token in %s", r.body)
+	}
+	if user, _ := body["user"].(map[string]any); user["role"] != "admin" {
+		t.Fatalf("POST /auth/login: the bootstrapped user is not an admin: %s", r.body)
+	}
+	return token
+}
+
+// createAgent POSTs an agent and returns its id and the request id the server gave the request.
+func createAgent(t *testing.T, base, token, name string) (id, requestID string) {
+	t.Helper()
+	r := mustRequest(t, "POST", base+"/agents", token, map[string]any{"name": name, "provider": "offline"})
 	if r.status != http.StatusCreated {
 		t.Fatalf("POST /agents %s: %d %s", name, r.status, r.body)
 	}
@@ -313,20 +348,25 @@ func TestServeWithDatabaseURLShutsDownGracefully(t *testing.T) {
 	db := testdb.New(t)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	p := startProc(t, cliEnv("DATABASE_URL="+db.DSN, "API_PORT="+strconv.Itoa(port), "DRAIN_DELAY=500ms"), "serve")
+	p := startProc(t, cliEnv(append(authEnv(), "DATABASE_URL="+db.DSN, "API_PORT="+strconv.Itoa(port), "DRAIN_DELAY=500ms")...), "serve")
 	waitReady(t, p, base, time.Minute)
+	token := login(t, base)
+	if r := mustRequest(t, "GET", base+"/agents", "", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("GET /agents without a token: %d %s, want 401", r.status, r.body)
+	}
 
 	// Read-your-writes: the GET follows the 201 with no pause.
-	id, requestID := createAgent(t, base, "Ada")
+	id, requestID := createAgent(t, base, token, "Ada")
 	if requestID == "" {
 		t.Fatal("POST /agents: no X-Request-ID header")
 	}
-	got := mustRequest(t, "GET", base+"/agents/"+id, nil)
+	got := mustRequest(t, "GET", base+"/agents/"+id, token, nil)
 	if got.status != http.StatusOK || got.json(t)["name"] != "Ada" {
 		t.Fatalf("GET /agents/%s right after creating it: %d %s", id, got.status, got.body)
 	}
 
-	ws, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://127.0.0.1:%d/ws?topics=all", port), nil)
+	ws, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://127.0.0.1:%d/ws?topics=all", port),
+		http.Header{"Authorization": {"Bearer " + token}})
 	if err != nil {
 		t.Fatalf("dial /ws: %v", err)
 	}
@@ -355,7 +395,7 @@ func TestServeWithDatabaseURLShutsDownGracefully(t *testing.T) {
 	// refused, so that a load balancer moves traffic elsewhere before the listener closes.
 	saw503 := false
 	for !saw503 && !p.exited() {
-		r, err := request("GET", base+"/health/ready", nil)
+		r, err := request("GET", base+"/health/ready", "", nil)
 		if err != nil {
 			break // the listener is closed: the drain is over
 		}
@@ -375,7 +415,7 @@ func TestServeWithDatabaseURLShutsDownGracefully(t *testing.T) {
 		t.Error("/health/ready never answered 503 during the drain delay")
 	}
 	// New work is refused rather than accepted and lost (if the server still answers at all).
-	if r, err := request("POST", base+"/agents", map[string]any{"name": "Late", "provider": "offline"}); err == nil && r.status != http.StatusServiceUnavailable {
+	if r, err := request("POST", base+"/agents", token, map[string]any{"name": "Late", "provider": "offline"}); err == nil && r.status != http.StatusServiceUnavailable {
 		t.Errorf("POST /agents while shutting down: %d %s, want 503", r.status, r.body)
 	}
 
@@ -411,8 +451,11 @@ func TestServeWithDatabaseURLShutsDownGracefully(t *testing.T) {
 		t.Errorf(`log lines "shutting down" (line %d) and then "stopped" (line %d) missing or out of order`, shutting, stopped)
 	}
 
-	// Nothing acknowledged was lost: the agent's event is in the log, correlated with the request.
-	rows, err := db.SQL.Query(`SELECT stream_id, stream_version, event_type, correlation_id FROM eventlog.events ORDER BY "offset"`)
+	// Nothing acknowledged was lost: the agent's event is in the log, correlated with the request
+	// (and the late POST left nothing). The log also holds the user.* and auth.* events of the
+	// bootstrap and the login, so only agent streams are compared.
+	rows, err := db.SQL.Query(`SELECT stream_id, stream_version, event_type, correlation_id FROM eventlog.events
+		WHERE stream_type = 'agent' ORDER BY "offset"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +474,7 @@ func TestServeWithDatabaseURLShutsDownGracefully(t *testing.T) {
 	}
 	want := fmt.Sprintf("agent-%s/1 agent.created %s", id, requestID)
 	if len(events) != 1 || events[0] != want {
-		t.Fatalf("events after shutdown: %q, want [%q]", events, want)
+		t.Fatalf("agent events after shutdown: %q, want [%q]", events, want)
 	}
 }
 
@@ -451,15 +494,19 @@ func TestServeWithEmbeddedPostgres(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dataDir) })
 	pgPort := freePort(t)
 	env := func(apiPort int) []string {
-		return cliEnv("GATHERING_DATA_DIR="+dataDir, "EMBEDDED_PG_PORT="+strconv.Itoa(pgPort), "API_PORT="+strconv.Itoa(apiPort))
+		return cliEnv(append(authEnv(), "GATHERING_DATA_DIR="+dataDir, "EMBEDDED_PG_PORT="+strconv.Itoa(pgPort),
+			"API_PORT="+strconv.Itoa(apiPort))...)
 	}
 
 	apiPort := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	p := startProc(t, env(apiPort), "serve")
 	waitReady(t, p, base, 2*time.Minute) // the first start runs initdb
-	id, _ := createAgent(t, base, "Embedded")
+	id, _ := createAgent(t, base, login(t, base), "Embedded")
 	p.stop()
+	if lines := logLines(t, p.stderr.String()); indexOfMessage(lines, "administrator account created") < 0 {
+		t.Error(`the first start logged no "administrator account created"`)
+	}
 
 	pidFile := filepath.Join(dataDir, "pg", "data", "postmaster.pid")
 	checkEmbeddedStopped := func() {
@@ -480,12 +527,13 @@ func TestServeWithEmbeddedPostgres(t *testing.T) {
 		t.Error(`no "PostgreSQL stopped" log line`)
 	}
 
-	// A second start reuses the cluster: no initdb, and the agent is still there.
+	// A second start reuses the cluster: no initdb, the administrator from the first start can
+	// still log in (and is not created again), and the agent is still there.
 	apiPort = freePort(t)
 	base = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	p = startProc(t, env(apiPort), "serve")
 	waitReady(t, p, base, 2*time.Minute)
-	if r := mustRequest(t, "GET", base+"/agents/"+id, nil); r.status != http.StatusOK || r.json(t)["name"] != "Embedded" {
+	if r := mustRequest(t, "GET", base+"/agents/"+id, login(t, base), nil); r.status != http.StatusOK || r.json(t)["name"] != "Embedded" {
 		t.Fatalf("GET /agents/%s after a restart: %d %s", id, r.status, r.body)
 	}
 	// Operator tools reuse the embedded server the running serve started.
@@ -493,17 +541,81 @@ func TestServeWithEmbeddedPostgres(t *testing.T) {
 		t.Errorf("migrate status against the running embedded server:\n%s", out)
 	}
 	p.stop()
-	if lines := logLines(t, p.stderr.String()); indexOfMessage(lines, "initializing new PostgreSQL cluster") >= 0 {
+	lines := logLines(t, p.stderr.String())
+	if indexOfMessage(lines, "initializing new PostgreSQL cluster") >= 0 {
 		t.Error("the second start ran initdb again")
+	}
+	if indexOfMessage(lines, "administrator account created") >= 0 {
+		t.Error("the second start created the administrator again")
 	}
 	checkEmbeddedStopped()
 
 	// With no serve running, a tool starts the embedded server for itself and stops it after.
-	events := ndjsonEvents(t, mustRun(t, env(freePort(t)), "events", "--format", "ndjson"))
+	events := ndjsonEvents(t, mustRun(t, env(freePort(t)), "events", "--stream-type", "agent", "--format", "ndjson"))
 	if len(events) != 1 || events[0]["stream_id"] != domain.AgentStreamID(id) || events[0]["type"] != "agent.created" {
-		t.Errorf("events from the embedded server started by the tool: %v", events)
+		t.Errorf("agent events from the embedded server started by the tool: %v", events)
 	}
 	checkEmbeddedStopped()
+	// Two starts with the same ADMIN_EMAIL registered one administrator.
+	registered := ndjsonEvents(t, mustRun(t, env(freePort(t)), "events", "--type", "user.registered", "--format", "ndjson"))
+	if len(registered) != 1 {
+		t.Errorf("user.registered events after two starts: %d, want 1: %v", len(registered), registered)
+	}
+	checkEmbeddedStopped()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2b. serve refuses an unsafe authentication configuration before it starts anything.
+
+func TestServeRefusesUnsafeAuthConfiguration(t *testing.T) {
+	// Were the configuration accepted, serve would fail on this database instead, or start the
+	// embedded server in this temporary directory: neither mentions the variable at fault.
+	base := []string{"DATABASE_URL=postgres://gathering@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
+		"GATHERING_DATA_DIR=" + t.TempDir(), "API_PORT=" + strconv.Itoa(freePort(t))}
+	for _, c := range []struct {
+		name    string
+		vars    []string
+		mention string
+	}{
+		{"production with the published default secret",
+			[]string{"GATHERING_ENV=production", "JWT_SECRET=dev-secret-key-change-me"}, "JWT_SECRET"},
+		{"production with a published default of 32 bytes or more",
+			[]string{"GATHERING_ENV=production", "JWT_SECRET=please-change-this-secret-in-production!!"}, "JWT_SECRET"},
+		{"production with a short secret",
+			[]string{"GATHERING_ENV=production", "JWT_SECRET=0123456789abcdef0123456789abcde"}, "JWT_SECRET"},
+		{"production without a secret", []string{"GATHERING_ENV=production"}, "JWT_SECRET"},
+		{"development with a short secret", []string{"JWT_SECRET=short"}, "JWT_SECRET"},
+		{"an admin email without a password",
+			[]string{"JWT_SECRET=" + testJWTSecret, "ADMIN_EMAIL=" + testAdminEmail}, "ADMIN_PASSWORD"},
+		{"an admin email without a password, in production",
+			[]string{"GATHERING_ENV=production", "JWT_SECRET=" + testJWTSecret, "ADMIN_EMAIL=" + testAdminEmail}, "ADMIN_PASSWORD"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			p := startProc(t, cliEnv(append(append([]string{}, base...), c.vars...)...), "serve")
+			code := p.wait(30 * time.Second)
+			if code == 0 {
+				t.Fatalf("serve exited with status 0; stderr:\n%s", p.stderr.String())
+			}
+			if !strings.Contains(p.stderr.String(), c.mention) {
+				t.Errorf("serve exited with status %d and a message that does not name %s:\n%s", code, c.mention, p.stderr.String())
+			}
+			if elapsed := time.Since(start); elapsed > 10*time.Second {
+				t.Errorf("serve took %s to refuse its configuration", elapsed)
+			}
+		})
+	}
+
+	// The same production settings with a strong secret and a password do start.
+	db := testdb.New(t)
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	p := startProc(t, cliEnv(append(authEnv(), "GATHERING_ENV=production", "DATABASE_URL="+db.DSN, "API_PORT="+strconv.Itoa(port))...), "serve")
+	waitReady(t, p, url, time.Minute)
+	if r := mustRequest(t, "GET", url+"/agents", login(t, url), nil); r.status != http.StatusOK {
+		t.Errorf("GET /agents in production with a token: %d %s", r.status, r.body)
+	}
+	p.stop()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,23 +663,35 @@ func TestOperatorTools(t *testing.T) {
 	// Some history, written through the API of a real serve.
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	p := startProc(t, cliEnv("DATABASE_URL="+db.DSN, "API_PORT="+strconv.Itoa(port)), "serve")
+	p := startProc(t, cliEnv(append(authEnv(), "DATABASE_URL="+db.DSN, "API_PORT="+strconv.Itoa(port))...), "serve")
 	waitReady(t, p, base, time.Minute)
+	token := login(t, base)
 	var ids []string
 	for _, name := range []string{"One", "Two", "Three"} {
-		id, _ := createAgent(t, base, name)
+		id, _ := createAgent(t, base, token, name)
 		ids = append(ids, id)
 	}
-	if r := mustRequest(t, "PATCH", base+"/agents/"+ids[0], map[string]any{"role": "reviewer"}); r.status != http.StatusOK {
+	if r := mustRequest(t, "PATCH", base+"/agents/"+ids[0], token, map[string]any{"role": "reviewer"}); r.status != http.StatusOK {
 		t.Fatalf("PATCH: %d %s", r.status, r.body)
 	}
 	p.stop()
 	stream := func(i int) string { return domain.AgentStreamID(ids[i]) }
 
 	t.Run("events", func(t *testing.T) {
-		all := ndjsonEvents(t, mustRun(t, env, "events", "--format", "ndjson"))
+		// The whole log: the administrator's registration at start, its login, then the agents.
+		everything := ndjsonEvents(t, mustRun(t, env, "events", "--format", "ndjson"))
+		var types []string
+		for _, e := range everything {
+			types = append(types, e["type"].(string))
+		}
+		wantTypes := []string{"user.registered", "auth.login_succeeded", "agent.created", "agent.created", "agent.created", "agent.updated"}
+		if strings.Join(types, " ") != strings.Join(wantTypes, " ") {
+			t.Errorf("events: types %q, want %q", types, wantTypes)
+		}
+
+		all := ndjsonEvents(t, mustRun(t, env, "events", "--stream-type", "agent", "--format", "ndjson"))
 		if len(all) != 4 {
-			t.Fatalf("events: %d lines, want 4 (3 created, 1 updated): %v", len(all), all)
+			t.Fatalf("events --stream-type agent: %d lines, want 4 (3 created, 1 updated): %v", len(all), all)
 		}
 		for i, e := range all {
 			if i > 0 && e["position"].(float64) <= all[i-1]["position"].(float64) {
@@ -592,13 +716,33 @@ func TestOperatorTools(t *testing.T) {
 			}
 		}
 		after := ndjsonEvents(t, mustRun(t, env, "events", "--after", "0", "--limit", "2", "--format", "ndjson"))
-		if len(after) != 2 || after[0]["position"] != all[0]["position"] || after[1]["position"] != all[1]["position"] {
+		if len(after) != 2 || len(everything) < 2 || after[0]["position"] != everything[0]["position"] || after[1]["position"] != everything[1]["position"] {
 			t.Errorf("--after 0 --limit 2: %v", after)
 		}
+		agentsAfter := ndjsonEvents(t, mustRun(t, env, "events", "--stream-type", "agent", "--after", "0", "--limit", "2", "--format", "ndjson"))
+		if len(agentsAfter) != 2 || agentsAfter[0]["position"] != all[0]["position"] || agentsAfter[1]["position"] != all[1]["position"] {
+			t.Errorf("--stream-type agent --after 0 --limit 2: %v", agentsAfter)
+		}
 
-		table := strings.Split(strings.TrimSpace(mustRun(t, env, "events")), "\n")
+		table := strings.Split(strings.TrimSpace(mustRun(t, env, "events", "--stream-type", "agent")), "\n")
 		if len(table) != 5 || !strings.HasPrefix(table[0], "POSITION") || !strings.Contains(table[0], "STREAM") {
 			t.Errorf("table format: want a header and 4 rows, got:\n%s", strings.Join(table, "\n"))
+		}
+
+		// The password hash never leaves the log through the tool.
+		out := mustRun(t, env, "events", "--type", "user.registered", "--format", "ndjson")
+		registered := ndjsonEvents(t, out)
+		if len(registered) != 1 || registered[0]["type"] != "user.registered" {
+			t.Fatalf("--type user.registered: %v", registered)
+		}
+		if !strings.Contains(out, `"password_hash":"[redacted]"`) || strings.Contains(out, "$2a$") || strings.Contains(out, "$2b$") {
+			t.Errorf("user.registered is printed with its password hash:\n%s", out)
+		}
+		if payload, _ := registered[0]["payload"].(map[string]any); payload["email"] != testAdminEmail {
+			t.Errorf("user.registered payload: %v, want the administrator's email %s", registered[0]["payload"], testAdminEmail)
+		}
+		if table := mustRun(t, env, "events", "--type", "user.registered"); strings.Contains(table, "$2a$") || strings.Contains(table, "$2b$") {
+			t.Errorf("the table format prints the password hash:\n%s", table)
 		}
 
 		if _, errOut, code := runCLI(t, env, "events", "--format", "yaml"); code == 0 {
@@ -661,14 +805,28 @@ func TestOperatorTools(t *testing.T) {
 	t.Run("replay", func(t *testing.T) {
 		rows1, sum1 := agentsReplay(t, mustRun(t, env, "replay", "agents"))
 		rows2, sum2 := agentsReplay(t, mustRun(t, env, "replay", "agents"))
-		rowsAll, sumAll := agentsReplay(t, mustRun(t, env, "replay", "all"))
+		outAll := mustRun(t, env, "replay", "all")
+		rowsAll, sumAll := agentsReplay(t, outAll)
+		var replayed []string
+		for _, l := range strings.Split(strings.TrimSpace(outAll), "\n") {
+			name, _, _ := strings.Cut(l, ":")
+			replayed = append(replayed, name)
+		}
+		if strings.Join(replayed, " ") != "agents users audit" {
+			t.Errorf("replay all: projections %q, want one line each for agents, users, audit:\n%s", replayed, outAll)
+		}
 		if rows1 != "3" || sum1 == "" || sum1 != sum2 || sum1 != sumAll || rows2 != rows1 || rowsAll != rows1 {
 			t.Errorf("replay agents twice and all: rows %s/%s/%s, checksums %s/%s/%s; want 3 rows and one checksum",
 				rows1, rows2, rowsAll, sum1, sum2, sumAll)
 		}
 		status := mustRun(t, env, "replay", "status")
-		if !regexp.MustCompile(`(?m)^PROJECTION\s+POSITION`).MatchString(status) || !regexp.MustCompile(`(?m)^agents\s+[1-9]\d*\s`).MatchString(status) {
-			t.Errorf("replay status:\n%s", status)
+		if !regexp.MustCompile(`(?m)^PROJECTION\s+POSITION`).MatchString(status) {
+			t.Errorf("replay status has no header:\n%s", status)
+		}
+		for _, name := range []string{"agents", "users", "audit"} {
+			if !regexp.MustCompile(`(?m)^` + name + `\s+[1-9]\d*\s`).MatchString(status) {
+				t.Errorf("replay status has no %s line with a position:\n%s", name, status)
+			}
 		}
 		if _, _, code := runCLI(t, env, "replay", "nosuch"); code != 1 {
 			t.Errorf("replay of an unknown projection: exit status %d, want 1", code)

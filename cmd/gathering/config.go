@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/gathering/gathering/auth"
 )
 
 // config is read from the environment; every variable has a default that works on a laptop.
@@ -23,6 +26,15 @@ type config struct {
 	DrainDelay      time.Duration
 	ShutdownTimeout time.Duration
 	ReadYourWrites  time.Duration
+	JWTSecret       []byte
+	// SecretGenerated is true when no JWT_SECRET was set (development only).
+	SecretGenerated   bool
+	AdminEmail        string
+	AdminPassword     string
+	AdminPasswordHash string
+	AllowRegistration bool
+	CORSOrigins       []string
+	RedisURL          string
 }
 
 func loadConfig() (config, error) {
@@ -60,6 +72,39 @@ func loadConfig() (config, error) {
 	}
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("GATHERING_ENV must be development or production, not %q", c.Env)
+	}
+	c.AdminEmail = os.Getenv("ADMIN_EMAIL")
+	c.AdminPassword = os.Getenv("ADMIN_PASSWORD")
+	c.AdminPasswordHash = os.Getenv("ADMIN_PASSWORD_HASH")
+	c.RedisURL = os.Getenv("REDIS_URL")
+	for _, o := range strings.Split(os.Getenv("CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if o == "*" {
+				return c, fmt.Errorf("CORS_ORIGINS must list origins explicitly, not *")
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	// Open self-registration is a development convenience; production opts in explicitly.
+	c.AllowRegistration = c.Env == "development"
+	if v := os.Getenv("ALLOW_REGISTRATION"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("ALLOW_REGISTRATION must be true or false, not %q", v)
+		}
+		c.AllowRegistration = b
+	}
+	if c.AdminEmail != "" && c.AdminPassword == "" && c.AdminPasswordHash == "" {
+		return c, fmt.Errorf("ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_HASH")
+	}
+	c.JWTSecret = []byte(os.Getenv("JWT_SECRET"))
+	if len(c.JWTSecret) == 0 && c.Env == "development" {
+		c.JWTSecret, c.SecretGenerated = auth.RandomSecret(), true
+	}
+	if c.Env == "production" || !c.SecretGenerated {
+		if err := auth.CheckSecret(c.JWTSecret); err != nil {
+			return c, err
+		}
 	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)

@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gathering/gathering/app"
 	"github.com/gathering/gathering/projections"
+	"github.com/gathering/gathering/ratelimit"
 )
 
 func allProjections() []projections.Projection { return app.Projections() }
@@ -35,7 +38,23 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Start(ctx, db.DB, ln, app.Options{Logger: log, ReadYourWrites: cfg.ReadYourWrites, Version: version})
+	if cfg.SecretGenerated {
+		log.Warn().Msg("JWT_SECRET is not set: using a random secret, so tokens end with this process")
+	}
+	var limits ratelimit.Store
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		client := redis.NewClient(opts)
+		defer client.Close()
+		limits = ratelimit.NewRedis(client, "gathering:ratelimit")
+		log.Info().Str("redis", opts.Addr).Msg("rate limits shared through Redis")
+	}
+	a, err := app.Start(ctx, db.DB, ln, app.Options{Logger: log, ReadYourWrites: cfg.ReadYourWrites, Version: version,
+		Secret: cfg.JWTSecret, AllowRegistration: cfg.AllowRegistration, Limits: limits, CORSOrigins: cfg.CORSOrigins,
+		Admin: app.AdminBootstrap{Email: cfg.AdminEmail, Password: cfg.AdminPassword, PasswordHash: cfg.AdminPasswordHash}})
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -203,6 +203,7 @@ func newEventPrinter(w io.Writer, format string) *eventPrinter {
 }
 
 func (p *eventPrinter) print(e eventlog.Event) {
+	e.Payload = domain.Events.Redact(e.Type, e.Payload)
 	if p.format == "ndjson" {
 		_ = p.enc.Encode(e)
 		return

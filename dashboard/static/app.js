@@ -1,13 +1,38 @@
-// A small console on the real API: agents from the read model, events from the live feed.
-// It resumes the feed from the last position it saw, so a dropped connection loses nothing.
+// A small console on the real API: log in, then agents from the read model and events from the
+// live feed. The session survives a reload (tokens in localStorage), an expired access token is
+// refreshed once, and the feed resumes from the last position it saw, so nothing is missed.
 const $ = (id) => document.getElementById(id);
 let lastPosition = null;
+let feed = null;
 
-async function api(method, path, body) {
+const session = {
+  get access() { return localStorage.getItem("access_token"); },
+  get refresh() { return localStorage.getItem("refresh_token"); },
+  save(t) {
+    localStorage.setItem("access_token", t.access_token);
+    localStorage.setItem("refresh_token", t.refresh_token);
+    localStorage.setItem("user", JSON.stringify(t.user));
+  },
+  clear() { ["access_token", "refresh_token", "user"].forEach((k) => localStorage.removeItem(k)); },
+  get user() { return JSON.parse(localStorage.getItem("user") || "null"); },
+};
+
+async function refreshTokens() {
+  if (!session.refresh) return false;
+  const res = await fetch("/auth/refresh", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: session.refresh }) });
+  if (!res.ok) return false;
+  session.save(await res.json());
+  return true;
+}
+
+async function api(method, path, body, headers = {}, retried = false) {
   const res = await fetch(path, {
-    method, headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
+    method, body: body ? JSON.stringify(body) : undefined,
+    headers: { ...(body ? { "Content-Type": "application/json" } : {}), Authorization: `Bearer ${session.access}`, ...headers },
   });
+  if (res.status === 401 && !retried && await refreshTokens()) return api(method, path, body, headers, true);
+  if (res.status === 401) { showLogin(); throw new Error("Your session ended; log in again."); }
   const data = res.status === 204 ? null : await res.json();
   if (!res.ok) throw Object.assign(new Error(data.error.message), { detail: data.error });
   return data;
@@ -27,7 +52,7 @@ async function loadAgents() {
 $("agents").addEventListener("click", async (ev) => {
   const id = ev.target.dataset.id;
   if (!id) return;
-  await fetch(`/agents/${id}`, { method: "DELETE", headers: { "If-Match": `"${ev.target.dataset.version}"` } });
+  try { await api("DELETE", `/agents/${id}`, null, { "If-Match": `"${ev.target.dataset.version}"` }); } catch (e) { alert(e.message); }
   loadAgents();
 });
 
@@ -46,12 +71,35 @@ $("create-agent").addEventListener("submit", async (ev) => {
   }
 });
 
+$("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const res = await fetch("/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: f.get("email"), password: f.get("password") }) });
+  const data = await res.json();
+  if (!res.ok) { $("login-error").textContent = data.error.message; return; }
+  session.save(data);
+  ev.target.reset();
+  $("login-error").textContent = "";
+  showApp();
+});
+
+$("logout").addEventListener("click", async () => {
+  await fetch("/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${session.access}` } }).catch(() => {});
+  session.clear();
+  showLogin();
+});
+
 function connectFeed() {
+  if (!session.access) return;
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const after = lastPosition === null ? "" : `&after=${lastPosition}`;
-  const ws = new WebSocket(`${proto}://${location.host}/ws?topics=all${after}`);
-  ws.onopen = () => { $("feed-state").textContent = "live"; };
-  ws.onmessage = (m) => {
+  const topics = session.user && session.user.role === "admin" ? "all" : "";
+  if (!topics) { $("feed-state").textContent = "the live log is for admins"; return; }
+  // Browsers cannot set headers on an upgrade: the token travels as a subprotocol.
+  feed = new WebSocket(`${proto}://${location.host}/ws?topics=${topics}${after}`, ["gathering.bearer", session.access]);
+  feed.onopen = () => { $("feed-state").textContent = "live"; };
+  feed.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.position === undefined) return;
     lastPosition = msg.position;
@@ -60,7 +108,13 @@ function connectFeed() {
     $("events").prepend(li);
     if (msg.type.startsWith("agent.")) loadAgents();
   };
-  ws.onclose = () => { $("feed-state").textContent = "reconnecting…"; setTimeout(connectFeed, 1000); };
+  feed.onclose = async () => {
+    feed = null;
+    if (!session.access) return;
+    $("feed-state").textContent = "reconnecting…";
+    await refreshTokens();
+    setTimeout(connectFeed, 1000);
+  };
 }
 
 async function health() {
@@ -69,6 +123,18 @@ async function health() {
   $("health").className = "pill " + (res && res.ok ? "ok" : "bad");
 }
 
+function showLogin() {
+  if (feed) { const f = feed; feed = null; f.onclose = null; f.close(); }
+  $("app-view").hidden = true; $("logout").hidden = true; $("login-view").hidden = false; $("who").textContent = "";
+}
+
+function showApp() {
+  $("login-view").hidden = true; $("app-view").hidden = false; $("logout").hidden = false;
+  $("who").textContent = session.user ? `${session.user.email} (${session.user.role})` : "";
+  loadAgents(); connectFeed();
+}
+
 function esc(s) { return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`); }
 
-loadAgents(); connectFeed(); health(); setInterval(health, 5000);
+health(); setInterval(health, 5000);
+if (session.access) showApp(); else showLogin();

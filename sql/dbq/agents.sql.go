@@ -21,7 +21,7 @@ SELECT count(*) AS row_count,
                      tools::text, version::text,
                      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
                      to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-                     last_position::text),
+                     last_position::text, created_by),
            E'\n' ORDER BY id)), md5(''))::text AS checksum
 FROM agents
 `
@@ -63,7 +63,7 @@ func (q *Queries) DeleteAgent(ctx context.Context, db DBTX, id uuid.UUID) (int64
 }
 
 const getAgent = `-- name: GetAgent :one
-SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position
+SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position, created_by
 FROM agents
 WHERE id = $1
 `
@@ -84,15 +84,16 @@ func (q *Queries) GetAgent(ctx context.Context, db DBTX, id uuid.UUID) (Agent, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastPosition,
+		&i.CreatedBy,
 	)
 	return i, err
 }
 
 const insertAgent = `-- name: InsertAgent :exec
 
-INSERT INTO agents (id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position)
+INSERT INTO agents (id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position, created_by)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $10, $11)
+        $7, $8, $9, $10, $10, $11, $12)
 ON CONFLICT (id) DO NOTHING
 `
 
@@ -108,6 +109,7 @@ type InsertAgentParams struct {
 	Version      int64
 	CreatedAt    time.Time
 	LastPosition int64
+	CreatedBy    string
 }
 
 // Unqualified table names on purpose: a replay points search_path at a fresh schema and runs
@@ -125,25 +127,28 @@ func (q *Queries) InsertAgent(ctx context.Context, db DBTX, arg InsertAgentParam
 		arg.Version,
 		arg.CreatedAt,
 		arg.LastPosition,
+		arg.CreatedBy,
 	)
 	return err
 }
 
 const listAgents = `-- name: ListAgents :many
-SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position
+SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position, created_by
 FROM agents
 WHERE ($1::text IS NULL OR provider = $1)
   AND ($2::text IS NULL OR role = $2)
   AND ($3::text IS NULL OR lower(name) LIKE lower($3) || '%')
-  AND (created_at, id) > ($4::timestamptz, $5::uuid)
+  AND ($4::text IS NULL OR created_by = $4)
+  AND (created_at, id) > ($5::timestamptz, $6::uuid)
 ORDER BY created_at, id
-LIMIT $6
+LIMIT $7
 `
 
 type ListAgentsParams struct {
 	Provider     sql.NullString
 	Role         sql.NullString
 	NamePrefix   sql.NullString
+	Owner        sql.NullString
 	AfterCreated time.Time
 	AfterID      uuid.UUID
 	MaxRows      int32
@@ -155,6 +160,7 @@ func (q *Queries) ListAgents(ctx context.Context, db DBTX, arg ListAgentsParams)
 		arg.Provider,
 		arg.Role,
 		arg.NamePrefix,
+		arg.Owner,
 		arg.AfterCreated,
 		arg.AfterID,
 		arg.MaxRows,
@@ -179,6 +185,7 @@ func (q *Queries) ListAgents(ctx context.Context, db DBTX, arg ListAgentsParams)
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.LastPosition,
+			&i.CreatedBy,
 		); err != nil {
 			return nil, err
 		}

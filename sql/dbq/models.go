@@ -25,6 +25,20 @@ type Agent struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastPosition int64
+	CreatedBy    string
+}
+
+type AuditLog struct {
+	Position   int64
+	OccurredAt time.Time
+	EventType  string
+	StreamID   string
+	UserID     string
+	Actor      string
+	Ip         string
+	UserAgent  string
+	RequestID  string
+	Details    json.RawMessage
 }
 
 type EventlogConsumerOffset struct {
@@ -63,4 +77,39 @@ type IdempotencyKey struct {
 	ResponseStatus sql.NullInt32
 	ResponseBody   []byte
 	CreatedAt      time.Time
+}
+
+type RefreshToken struct {
+	TokenHash []byte
+	FamilyID  uuid.UUID
+	UserID    uuid.UUID
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	UsedAt    sql.NullTime
+	RevokedAt sql.NullTime
+}
+
+type TokenDenylist struct {
+	Jti       string
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+type User struct {
+	ID           uuid.UUID
+	Email        string
+	EmailLower   string
+	Name         string
+	Role         string
+	PasswordHash string
+	Active       bool
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastPosition int64
+}
+
+type UserEmail struct {
+	EmailLower string
+	UserID     uuid.UUID
 }

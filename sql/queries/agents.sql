@@ -2,9 +2,9 @@
 -- these same statements to rebuild the read model there.
 
 -- name: InsertAgent :exec
-INSERT INTO agents (id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position)
+INSERT INTO agents (id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position, created_by)
 VALUES (sqlc.arg(id), sqlc.arg(name), sqlc.arg(role), sqlc.arg(provider), sqlc.arg(model), sqlc.arg(personality),
-        sqlc.arg(system_prompt), sqlc.arg(tools), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(created_at), sqlc.arg(last_position))
+        sqlc.arg(system_prompt), sqlc.arg(tools), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(created_at), sqlc.arg(last_position), sqlc.arg(created_by))
 ON CONFLICT (id) DO NOTHING;
 
 -- name: ReplaceAgent :execrows
@@ -18,17 +18,18 @@ WHERE id = sqlc.arg(id) AND version < sqlc.arg(version);
 DELETE FROM agents WHERE id = sqlc.arg(id);
 
 -- name: GetAgent :one
-SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position
+SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position, created_by
 FROM agents
 WHERE id = sqlc.arg(id);
 
 -- Keyset pagination on (created_at, id): stable while agents are added or removed.
 -- name: ListAgents :many
-SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position
+SELECT id, name, role, provider, model, personality, system_prompt, tools, version, created_at, updated_at, last_position, created_by
 FROM agents
 WHERE (sqlc.narg(provider)::text IS NULL OR provider = sqlc.narg(provider))
   AND (sqlc.narg(role)::text IS NULL OR role = sqlc.narg(role))
   AND (sqlc.narg(name_prefix)::text IS NULL OR lower(name) LIKE lower(sqlc.narg(name_prefix)) || '%')
+  AND (sqlc.narg(owner)::text IS NULL OR created_by = sqlc.narg(owner))
   AND (created_at, id) > (sqlc.arg(after_created)::timestamptz, sqlc.arg(after_id)::uuid)
 ORDER BY created_at, id
 LIMIT sqlc.arg(max_rows);
@@ -44,6 +45,6 @@ SELECT count(*) AS row_count,
                      tools::text, version::text,
                      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
                      to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-                     last_position::text),
+                     last_position::text, created_by),
            E'\n' ORDER BY id)), md5(''))::text AS checksum
 FROM agents;
