@@ -12,23 +12,28 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/gathering/gathering/auth"
+	"github.com/gathering/gathering/chat"
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/dashboard"
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/eventlog"
 	"github.com/gathering/gathering/httpapi"
+	"github.com/gathering/gathering/jobs"
 	"github.com/gathering/gathering/livefeed"
+	"github.com/gathering/gathering/llm"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
+	"github.com/gathering/gathering/tools"
 )
 
 // Projections are the read models this build maintains.
 func Projections() []projections.Projection {
 	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
-		projections.NewAudit(domain.Events)}
+		projections.NewAudit(domain.Events), projections.NewChats(domain.Events)}
 }
 
 // Options tune an instance.
@@ -48,6 +53,13 @@ type Options struct {
 	// Limits is the rate-limit store (default: in memory, per instance).
 	Limits      ratelimit.Store
 	CORSOrigins []string
+	// LLM configures the model providers (keys, base URLs); offline always works.
+	LLM llm.Config
+	// Tools configures the built-in tools (for example whether http_get may reach private
+	// networks).
+	Tools tools.Options
+	// ChatTimeout bounds how long a chat request waits for its reply.
+	ChatTimeout time.Duration
 }
 
 // AdminBootstrap is the first administrator, from configuration: a password or a bcrypt hash.
@@ -74,6 +86,8 @@ type App struct {
 	stopPurge chan struct{}
 	purged    chan struct{}
 	Sessions  *auth.Sessions
+	Jobs      *jobs.Client
+	Announcer *eventlog.Announcer
 	Users     *projections.UserQueries
 	Waiter    *projections.Waiter
 }
@@ -135,11 +149,23 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	if a.Bus, err = commands.NewBus(o.Logger.With().Str("component", "commands").Logger(), 64); err != nil {
 		return fail(err)
 	}
-	repo := commands.NewRepository(a.Store, domain.Events)
+	a.Announcer = eventlog.NewAnnouncer(db.SQL, a.Notifier)
+	repo := commands.NewRepository(a.Store, domain.Events, a.Announcer)
 	commands.RegisterAgents(a.Bus, repo)
 	commands.RegisterUsers(a.Bus, repo)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &chat.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: llm.NewRegistry(o.LLM),
+		Tools: tools.Default(o.Tools), Log: o.Logger.With().Str("component", "chat").Logger(),
+		Cost: func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }})
+	if a.Jobs, err = jobs.New(db, workers, jobs.Options{}); err != nil {
+		return fail(err)
+	}
+	commands.RegisterChats(a.Bus, repo, a.Jobs)
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
+	}
+	if err := a.Jobs.Start(context.Background()); err != nil {
+		return fail(fmt.Errorf("jobs: %w", err))
 	}
 	if a.Runner, err = projections.NewRunner(a.Store, a.Notifier, o.Logger.With().Str("component", "projections").Logger(), Projections()...); err != nil {
 		return fail(err)
@@ -168,6 +194,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	}
 	a.Server = httpapi.New(httpapi.Deps{
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
+		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout,
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
 		CORSOrigins: o.CORSOrigins,
 		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),
@@ -234,6 +261,9 @@ func (a *App) shutdown(drainDelay, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	errs := []error{a.Hub.Close(), a.Server.Shutdown(ctx)}
+	// Running jobs finish (they record through the bus, which stops after them); a job cut
+	// short by the deadline is rescued by another instance or this one after a restart.
+	errs = append(errs, a.stopJobs(ctx))
 	errs = append(errs, a.stopParts())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -241,7 +271,17 @@ func (a *App) shutdown(drainDelay, timeout time.Duration) error {
 	return nil
 }
 
+func (a *App) stopJobs(ctx context.Context) error {
+	if a.Jobs == nil {
+		return nil
+	}
+	err := a.Jobs.Stop(ctx)
+	a.Jobs = nil
+	return err
+}
+
 func (a *App) stopParts() error {
+	_ = a.stopJobs(context.Background())
 	if a.stopPurge != nil {
 		close(a.stopPurge)
 		<-a.purged
@@ -253,6 +293,9 @@ func (a *App) stopParts() error {
 	}
 	if a.Runner != nil {
 		errs = append(errs, a.Runner.Close())
+	}
+	if a.Announcer != nil {
+		a.Announcer.Close()
 	}
 	if a.Notifier != nil {
 		a.Notifier.Close()

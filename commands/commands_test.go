@@ -24,7 +24,7 @@ func newBus(t *testing.T) (*commands.Bus, *eventlog.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commands.RegisterAgents(bus, commands.NewRepository(store, domain.Events))
+	commands.RegisterAgents(bus, commands.NewRepository(store, domain.Events, nil))
 	if err := bus.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

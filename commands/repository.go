@@ -80,13 +80,15 @@ type Repository struct {
 	db         *sql.DB
 	store      *eventlog.Store
 	events     *domain.Registry
+	announcer  *eventlog.Announcer
 	q          *dbq.Queries
 	maxRetries int
 }
 
-// NewRepository returns a repository on the log.
-func NewRepository(store *eventlog.Store, events *domain.Registry) *Repository {
-	return &Repository{db: store.DB(), store: store, events: events, q: dbq.New(), maxRetries: 8}
+// NewRepository returns a repository on the log; announcer (nil in tools that only read)
+// wakes followers after each commit.
+func NewRepository(store *eventlog.Store, events *domain.Registry, announcer *eventlog.Announcer) *Repository {
+	return &Repository{db: store.DB(), store: store, events: events, announcer: announcer, q: dbq.New(), maxRetries: 8}
 }
 
 // change names the stream a command works on.
@@ -183,7 +185,11 @@ func (r *Repository) executeOnce(ctx context.Context, c change, agg Aggregate, d
 			return Result{}, errKeyRace
 		}
 	}
-	return res, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return Result{}, err
+	}
+	r.announcer.Announce()
+	return res, nil
 }
 
 // replay returns the result of an earlier command with the same idempotency key.

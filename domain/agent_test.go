@@ -163,3 +163,16 @@ func TestOnlyOwnersAndAdminsChangeAnAgent(t *testing.T) {
 		t.Fatal("an ownerless agent must be admin-only")
 	}
 }
+
+func TestEveryPersonaIsAValidAgent(t *testing.T) {
+	for _, p := range Personas {
+		spec := p.Spec
+		spec.Name = p.DisplayName
+		if _, err := CreateAgent("id", spec, "u"); err != nil {
+			t.Errorf("persona %s: %v", p.ID, err)
+		}
+	}
+	if _, ok := PersonaByID("reviewer"); !ok {
+		t.Fatal("reviewer persona missing")
+	}
+}

@@ -22,6 +22,7 @@ const (
 	CodeForbidden       Code = "forbidden"
 	CodeUnavailable     Code = "unavailable" // starting, draining, or a dependency is down
 	CodeTimeout         Code = "timeout"
+	CodeUpstream        Code = "upstream" // a model provider failed or refused
 	CodeInternal        Code = "internal"
 )
 

@@ -119,4 +119,4 @@ func (r *Registry) Redact(eventType string, payload []byte) []byte {
 }
 
 // Events is the registry of every event type in GatheRing.
-var Events = NewRegistry(append(agentEventSpecs(), userEventSpecs()...)...)
+var Events = NewRegistry(append(append(agentEventSpecs(), userEventSpecs()...), chatEventSpecs()...)...)

@@ -371,10 +371,13 @@ func TestSubscriberWakesOnNotifyNotPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let it go idle, blocked on the notification
+	time.Sleep(300 * time.Millisecond)              // let it go idle, blocked on the notification
+	announcer := eventlog.NewAnnouncer(db.SQL, nil) // remote wake-up only: through NOTIFY
+	defer announcer.Close()
 	if _, err := appendOne(t, ctx, store, "w", eventlog.Head{}, `{}`); err != nil {
 		t.Fatal(err)
 	}
+	announcer.Announce()
 	select {
 	case m := <-msgs:
 		m.Ack()

@@ -18,6 +18,9 @@ type Notifier struct {
 
 	mu      sync.Mutex
 	waiters map[chan struct{}]struct{}
+	// transient receives the payloads of TransientChannel: messages between instances that
+	// are not events (streamed tokens).
+	transient map[chan string]struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -28,7 +31,7 @@ type Notifier struct {
 // NewNotifier starts listening on NotifyChannel using its own connection to dsn.
 func NewNotifier(dsn string, logger zerolog.Logger) *Notifier {
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Notifier{dsn: dsn, logger: logger, waiters: map[chan struct{}]struct{}{},
+	n := &Notifier{dsn: dsn, logger: logger, waiters: map[chan struct{}]struct{}{}, transient: map[chan string]struct{}{},
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	go n.run()
 	return n
@@ -48,6 +51,35 @@ func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
 		n.mu.Lock()
 		delete(n.waiters, ch)
 		n.mu.Unlock()
+	}
+}
+
+// TransientChannel carries best-effort messages between instances, such as the tokens of a
+// reply while a model streams it; they are delivered at once, not at commit, and never stored.
+const TransientChannel = "gathering_transient"
+
+// SubscribeTransient returns a channel of TransientChannel payloads (buffered; a reader that
+// falls behind misses some) and a function to stop.
+func (n *Notifier) SubscribeTransient() (<-chan string, func()) {
+	ch := make(chan string, 256)
+	n.mu.Lock()
+	n.transient[ch] = struct{}{}
+	n.mu.Unlock()
+	return ch, func() {
+		n.mu.Lock()
+		delete(n.transient, ch)
+		n.mu.Unlock()
+	}
+}
+
+func (n *Notifier) deliverTransient(payload string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.transient {
+		select {
+		case ch <- payload:
+		default:
+		}
 	}
 }
 
@@ -95,15 +127,20 @@ func (n *Notifier) listen(onListening func()) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(n.ctx, "LISTEN "+NotifyChannel); err != nil {
+	if _, err := conn.Exec(n.ctx, "LISTEN "+NotifyChannel+"; LISTEN "+TransientChannel); err != nil {
 		return err
 	}
 	onListening()
 	// Anything committed while we were not listening has not been announced.
 	n.Wake()
 	for {
-		if _, err := conn.WaitForNotification(n.ctx); err != nil {
+		msg, err := conn.WaitForNotification(n.ctx)
+		if err != nil {
 			return err
+		}
+		if msg.Channel == TransientChannel {
+			n.deliverTransient(msg.Payload)
+			continue
 		}
 		n.Wake()
 	}

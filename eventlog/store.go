@@ -52,7 +52,8 @@ func (s *Store) Schema() *Schema { return s.schema }
 // loaded it; if anyone appended since, the unique (stream, version) constraint makes the insert
 // fail and Append returns ErrVersionConflict (tx is then aborted and must be rolled back).
 // The events go through a watermill-sql publisher bound to tx, so they become visible to every
-// consumer exactly when tx commits, and a NOTIFY wakes those consumers at that moment.
+// consumer exactly when tx commits. After the commit the caller announces it (Announcer), which
+// wakes the consumers at once.
 func (s *Store) Append(ctx context.Context, tx *sql.Tx, streamID, streamType string, head Head, events []NewEvent, meta Metadata) ([]Event, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -97,8 +98,7 @@ func (s *Store) Append(ctx context.Context, tx *sql.Tx, streamID, streamType str
 		}
 		return nil, fmt.Errorf("eventlog: append to %s: %w", streamID, err)
 	}
-	rows, err := s.q.AppendedPositions(ctx, tx, dbq.AppendedPositionsParams{
-		Channel: NotifyChannel, Note: streamType, StreamID: streamID, AfterVersion: head.Version})
+	rows, err := s.q.AppendedPositions(ctx, tx, dbq.AppendedPositionsParams{StreamID: streamID, AfterVersion: head.Version})
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: positions: %w", err)
 	}

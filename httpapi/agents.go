@@ -17,6 +17,7 @@ import (
 
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/domain"
+	"github.com/gathering/gathering/llm"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/sql/dbq"
 )
@@ -30,6 +31,8 @@ type personalityInput struct {
 
 // agentInput is the body of POST and PATCH /agents; absent fields are nil.
 type agentInput struct {
+	// Persona starts the agent from a starter persona; the other fields override it.
+	Persona      *string           `json:"persona"`
 	Name         *string           `json:"name"`
 	Role         *string           `json:"role"`
 	Provider     *domain.Provider  `json:"provider"`
@@ -39,8 +42,16 @@ type agentInput struct {
 	Tools        *[]string         `json:"tools"`
 }
 
-func (in agentInput) spec() domain.AgentSpec {
+func (in agentInput) spec() (domain.AgentSpec, error) {
 	s := domain.AgentSpec{Personality: domain.Personality{Temperature: domain.DefaultTemperature, MaxTokens: domain.DefaultMaxTokens}}
+	if in.Persona != nil {
+		p, ok := domain.PersonaByID(*in.Persona)
+		if !ok {
+			return s, invalid("persona", "unknown persona "+strconv.Quote(*in.Persona)+"; see GET /personas")
+		}
+		s = p.Spec
+		s.Name = p.DisplayName
+	}
 	setFrom(&s.Name, in.Name)
 	setFrom(&s.Role, in.Role)
 	setFrom(&s.Provider, in.Provider)
@@ -53,7 +64,7 @@ func (in agentInput) spec() domain.AgentSpec {
 		setFrom(&s.Personality.Temperature, p.Temperature)
 		setFrom(&s.Personality.MaxTokens, p.MaxTokens)
 	}
-	return s
+	return s, nil
 }
 
 func (in agentInput) patch() domain.AgentPatch {
@@ -89,8 +100,12 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 	if err := withIdempotency(c, &env); err != nil {
 		return err
 	}
+	spec, err := in.spec()
+	if err != nil {
+		return err
+	}
 	id := uuid.NewString()
-	res, err := s.deps.Bus.Send(c.UserContext(), &commands.CreateAgent{Envelope: env, AgentID: id, Spec: in.spec()})
+	res, err := s.deps.Bus.Send(c.UserContext(), &commands.CreateAgent{Envelope: env, AgentID: id, Spec: spec})
 	if err != nil {
 		return err
 	}
@@ -104,6 +119,9 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	var in agentInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
+	}
+	if in.Persona != nil {
+		return invalid("persona", "can only be given when creating an agent")
 	}
 	env := envelope(c)
 	if err := withIdempotency(c, &env); err != nil {
@@ -356,3 +374,8 @@ func int64Query(c *fiber.Ctx, name string) (int64, error) {
 	}
 	return v, nil
 }
+
+func (s *Server) personas(c *fiber.Ctx) error { return c.JSON(fiber.Map{"personas": domain.Personas}) }
+
+// catalog lists providers and models with their limits and prices; keys are never part of it.
+func (s *Server) catalog(c *fiber.Ctx) error { return c.JSON(fiber.Map{"providers": llm.Catalog()}) }

@@ -39,6 +39,8 @@ func statusOf(code domain.Code) int {
 		return http.StatusServiceUnavailable
 	case domain.CodeTimeout:
 		return http.StatusGatewayTimeout
+	case domain.CodeUpstream:
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}

@@ -35,6 +35,7 @@ type Deps struct {
 	Bus      *commands.Bus
 	Agents   *projections.AgentQueries
 	Users    *projections.UserQueries
+	Chats    *projections.ChatQueries
 	Waiter   *projections.Waiter
 	Tokens   *auth.Tokens
 	Sessions *auth.Sessions
@@ -50,7 +51,9 @@ type Deps struct {
 	Dashboard   fs.FS // static files served at /, may be nil
 	// ReadYourWrites bounds how long a write waits for its read model (default 5 s).
 	ReadYourWrites time.Duration
-	Version        string
+	// ChatTimeout bounds how long POST /agents/{id}/chat waits for the reply (default 2 min).
+	ChatTimeout time.Duration
+	Version     string
 }
 
 type state int32
@@ -72,6 +75,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.ReadYourWrites == 0 {
 		d.ReadYourWrites = 5 * time.Second
+	}
+	if d.ChatTimeout == 0 {
+		d.ChatTimeout = 2 * time.Minute
 	}
 	s := &Server{deps: d}
 	s.app = fiber.New(fiber.Config{
@@ -127,6 +133,12 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/agents/:id", read, s.getAgent)
 	route(fiber.MethodPatch, "/agents/:id", write, s.updateAgent)
 	route(fiber.MethodDelete, "/agents/:id", write, s.deleteAgent)
+	route(fiber.MethodGet, "/personas", read, s.personas)
+	route(fiber.MethodGet, "/catalog", read, s.catalog)
+	route(fiber.MethodPost, "/agents/:id/chat", write, s.chat)
+	route(fiber.MethodGet, "/agents/:id/usage", read, s.agentUsage)
+	route(fiber.MethodGet, "/chats/:id", read, s.getChat)
+	route(fiber.MethodGet, "/chats/:id/replay", read, s.replayChat)
 
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)

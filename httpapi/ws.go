@@ -105,9 +105,19 @@ func (s *Server) authorizeTopics(ctx context.Context, actor domain.Actor, topics
 		return nil
 	}
 	for _, t := range topics {
+		if sid, ok := strings.CutPrefix(t, "chats:"); ok {
+			view, err := s.deps.Chats.Session(ctx, sid)
+			if err != nil {
+				return err
+			}
+			if view.Owner != actor.ID {
+				return domain.Errorf(domain.CodeForbidden, "chat session %s is not yours", sid)
+			}
+			continue
+		}
 		id, ok := strings.CutPrefix(t, "agents:")
 		if !ok {
-			return domain.Errorf(domain.CodeForbidden, "topic %q needs the admin role; members may follow agents:<id> of their own agents", t)
+			return domain.Errorf(domain.CodeForbidden, "topic %q needs the admin role; members may follow agents:<id> and chats:<id> of their own", t)
 		}
 		view, err := s.deps.Agents.Get(ctx, id)
 		if err != nil {

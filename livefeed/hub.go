@@ -3,6 +3,7 @@ package livefeed
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -119,6 +120,10 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.running = true
 	h.mu.Unlock()
 	go h.follow(msgs)
+	if h.notifier != nil {
+		transient, stop := h.notifier.SubscribeTransient()
+		go h.relayTransient(transient, stop, h.followed)
+	}
 	h.log.Debug().Int64("position", head.Position).Msg("following the event log")
 	return nil
 }
@@ -151,6 +156,48 @@ func (h *Hub) dispatch(e eventlog.Event) {
 		}
 	}
 	h.mu.Unlock()
+}
+
+// relayTransient passes on the transient messages any instance published (see Transmit) until
+// the follower stops.
+func (h *Hub) relayTransient(in <-chan string, stop func(), done <-chan struct{}) {
+	defer stop()
+	for {
+		select {
+		case <-done:
+			return
+		case payload := <-in:
+			var m Message
+			if err := json.Unmarshal([]byte(payload), &m); err != nil {
+				continue
+			}
+			h.PublishTransient(m)
+		}
+	}
+}
+
+// Transmit publishes a transient message to the live clients of every instance, through
+// PostgreSQL NOTIFY (outside any transaction, so at once). Payloads are limited to 8000 bytes by
+// PostgreSQL; callers send small pieces.
+func Transmit(ctx context.Context, db *sql.DB, m Message) error {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, eventlog.TransientChannel, string(payload))
+	return err
+}
+
+// PublishTransient hands a message that is not in the log (a token of a reply being streamed)
+// to the live subscriptions on its topics. It is best effort by design: a slow client skips it
+// rather than being dropped, and nobody replays it; the finished reply arrives as an event.
+func (h *Hub) PublishTransient(m Message) {
+	en := entry{msg: m, ephemeral: true}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		s.offer(en)
+	}
 }
 
 // Close stops following the log, then ends every subscription with ReasonShutdown.

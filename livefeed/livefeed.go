@@ -45,8 +45,17 @@ func TopicsOf(e eventlog.Event) []string {
 	}
 	collection := plural(e.StreamType)
 	id := strings.TrimPrefix(e.StreamID, e.StreamType+"-")
-	return []string{collection, collection + ":" + id, TopicAll}
+	topics := []string{collection, collection + ":" + id, TopicAll}
+	// An event about an agent's work in another stream (a chat reply) also belongs on that
+	// agent's feed; its command names the agent in the metadata.
+	if agent := e.Metadata.Extra[MetadataAgent]; agent != "" && e.StreamType != "agent" {
+		topics = append(topics, "agents:"+agent)
+	}
+	return topics
 }
+
+// MetadataAgent is the metadata key naming the agent an event concerns.
+const MetadataAgent = "agent_id"
 
 // plural covers regular English nouns, which is what stream types are ("agent", "circle",
 // "policy"); a lookup table would have to be kept in step with every new aggregate.
@@ -73,6 +82,8 @@ func messageOf(e eventlog.Event) Message {
 type entry struct {
 	cur eventlog.Cursor
 	msg Message
+	// ephemeral marks a message that is not an event of the log (a streamed token).
+	ephemeral bool
 }
 
 type topicSet map[string]struct{}

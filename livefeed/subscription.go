@@ -93,6 +93,17 @@ func (s *Subscription) offer(e entry) (dropped bool) {
 	if s.ended || !s.topics.matches(e.msg.Topics) {
 		return false
 	}
+	if e.ephemeral {
+		// Transient messages (streamed tokens) are not in the log: a client catching up or
+		// momentarily full simply misses them; the recorded reply follows as an event.
+		if !s.catchingUp {
+			select {
+			case s.ch <- e.msg:
+			default:
+			}
+		}
+		return false
+	}
 	if s.catchingUp {
 		if len(s.pending) >= s.maxPending {
 			return s.endLocked(ReasonSlowConsumer)

@@ -36,7 +36,9 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{db: db, store: store, notifier: notifier, agents: commands.RegisterAgents(bus, commands.NewRepository(store, domain.Events))}
+	announcer := eventlog.NewAnnouncer(db.SQL, notifier)
+	t.Cleanup(announcer.Close)
+	return &env{db: db, store: store, notifier: notifier, agents: commands.RegisterAgents(bus, commands.NewRepository(store, domain.Events, announcer))}
 }
 
 func (e *env) createAgent(t *testing.T, name string) commands.Result {

@@ -35,6 +35,14 @@ type config struct {
 	AllowRegistration bool
 	CORSOrigins       []string
 	RedisURL          string
+	// Model providers: keys are only ever passed to the SDKs, never logged or returned.
+	OpenAIKey, OpenAIBaseURL       string
+	AnthropicKey, AnthropicBaseURL string
+	OllamaBaseURL                  string
+	LLMTimeout                     time.Duration
+	LLMMaxRetries                  int
+	ToolsAllowPrivateNetworks      bool
+	ChatTimeout                    time.Duration
 }
 
 func loadConfig() (config, error) {
@@ -96,6 +104,23 @@ func loadConfig() (config, error) {
 	}
 	if c.AdminEmail != "" && c.AdminPassword == "" && c.AdminPasswordHash == "" {
 		return c, fmt.Errorf("ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_HASH")
+	}
+	c.OpenAIKey, c.OpenAIBaseURL = os.Getenv("OPENAI_API_KEY"), os.Getenv("OPENAI_BASE_URL")
+	c.AnthropicKey, c.AnthropicBaseURL = os.Getenv("ANTHROPIC_API_KEY"), os.Getenv("ANTHROPIC_BASE_URL")
+	c.OllamaBaseURL = os.Getenv("OLLAMA_BASE_URL")
+	if c.LLMTimeout, err = envDuration("LLM_TIMEOUT", 60*time.Second); err != nil {
+		return c, err
+	}
+	if c.LLMMaxRetries, err = envInt("LLM_MAX_RETRIES", 2); err != nil {
+		return c, err
+	}
+	if c.ChatTimeout, err = envDuration("CHAT_TIMEOUT", 2*time.Minute); err != nil {
+		return c, err
+	}
+	if v := os.Getenv("TOOLS_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		if c.ToolsAllowPrivateNetworks, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("TOOLS_ALLOW_PRIVATE_NETWORKS must be true or false, not %q", v)
+		}
 	}
 	c.JWTSecret = []byte(os.Getenv("JWT_SECRET"))
 	if len(c.JWTSecret) == 0 && c.Env == "development" {

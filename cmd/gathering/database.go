@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gathering/gathering/eventlog"
+	"github.com/gathering/gathering/jobs"
 	"github.com/gathering/gathering/pgembed"
 	"github.com/gathering/gathering/sql/migrations"
 )
@@ -58,6 +59,10 @@ func openDatabase(ctx context.Context, c config, log zerolog.Logger) (*database,
 	}
 	if len(applied) > 0 {
 		log.Info().Ints64("versions", applied).Msg("migrations applied")
+	}
+	if err := jobs.Migrate(ctx, db); err != nil {
+		d.Close(context.Background())
+		return nil, err
 	}
 	return d, nil
 }

@@ -19,6 +19,7 @@ Usage:
   gathering migrate [up|status]         apply (default) or list database migrations
   gathering replay <projection|all>     rebuild read models from the log and print checksums
   gathering replay status               show each projection's position and lag
+  gathering replay chat <session-id>    re-run a chat from its recordings, without any model
   gathering events [flags]              list the log, or follow it with --follow
   gathering audit verify [--stream S]   recompute every hash chain and name the first broken link
   gathering version

@@ -10,8 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gathering/gathering/app"
+	"github.com/gathering/gathering/llm"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
+	"github.com/gathering/gathering/tools"
 )
 
 func allProjections() []projections.Projection { return app.Projections() }
@@ -54,7 +56,11 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 	}
 	a, err := app.Start(ctx, db.DB, ln, app.Options{Logger: log, ReadYourWrites: cfg.ReadYourWrites, Version: version,
 		Secret: cfg.JWTSecret, AllowRegistration: cfg.AllowRegistration, Limits: limits, CORSOrigins: cfg.CORSOrigins,
-		Admin: app.AdminBootstrap{Email: cfg.AdminEmail, Password: cfg.AdminPassword, PasswordHash: cfg.AdminPasswordHash}})
+		Admin: app.AdminBootstrap{Email: cfg.AdminEmail, Password: cfg.AdminPassword, PasswordHash: cfg.AdminPasswordHash},
+		LLM: llm.Config{OpenAIKey: cfg.OpenAIKey, OpenAIBaseURL: cfg.OpenAIBaseURL, AnthropicKey: cfg.AnthropicKey,
+			AnthropicBaseURL: cfg.AnthropicBaseURL, OllamaBaseURL: cfg.OllamaBaseURL, Timeout: cfg.LLMTimeout, MaxRetries: cfg.LLMMaxRetries},
+		Tools:       tools.Options{AllowPrivateNetworks: cfg.ToolsAllowPrivateNetworks},
+		ChatTimeout: cfg.ChatTimeout})
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gathering/gathering/chat"
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/eventlog"
 	"github.com/gathering/gathering/projections"
@@ -63,8 +64,23 @@ func migrate(ctx context.Context, cfg config, args []string) error {
 }
 
 func replay(ctx context.Context, cfg config, args []string) error {
+	if len(args) == 2 && args[0] == "chat" {
+		return withDatabase(ctx, cfg, func(db *database) error {
+			res, err := chat.ReplaySession(ctx, eventlog.NewStore(db.SQL, domain.Events), db.SQL, args[1])
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(res)
+			if !res.Identical {
+				return exitCode(1)
+			}
+			return nil
+		})
+	}
 	if len(args) != 1 {
-		return fmt.Errorf("replay: name a projection (%s), all, or status", strings.Join(projectionNames(), ", "))
+		return fmt.Errorf("replay: name a projection (%s), all, status, or chat <session-id>", strings.Join(projectionNames(), ", "))
 	}
 	return withDatabase(ctx, cfg, func(db *database) error {
 		store := eventlog.NewStore(db.SQL, domain.Events)

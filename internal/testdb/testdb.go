@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gathering/gathering/eventlog"
+	"github.com/gathering/gathering/jobs"
 	"github.com/gathering/gathering/sql/migrations"
 )
 
@@ -48,6 +49,9 @@ func New(t testing.TB) *eventlog.DB {
 	}
 	if _, err := migrations.Up(ctx, db.SQL); err != nil {
 		t.Fatalf("testdb: migrate: %v", err)
+	}
+	if err := jobs.Migrate(ctx, db); err != nil {
+		t.Fatalf("testdb: migrate jobs: %v", err)
 	}
 	t.Cleanup(func() {
 		db.Close()

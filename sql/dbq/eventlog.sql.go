@@ -15,9 +15,8 @@ import (
 )
 
 const appendedPositions = `-- name: AppendedPositions :many
-WITH notified AS (SELECT pg_notify($3::text, $4::text) AS sent)
 SELECT e."offset", e.stream_version, pg_current_xact_id()::text::bigint AS transaction_id
-FROM eventlog.events e CROSS JOIN notified
+FROM eventlog.events e
 WHERE e.stream_id = $1 AND e.stream_version > $2
 ORDER BY e.stream_version
 `
@@ -25,8 +24,6 @@ ORDER BY e.stream_version
 type AppendedPositionsParams struct {
 	StreamID     string
 	AfterVersion int64
-	Channel      string
-	Note         string
 }
 
 type AppendedPositionsRow struct {
@@ -36,14 +33,9 @@ type AppendedPositionsRow struct {
 }
 
 // AppendedPositions runs in the appending transaction right after the insert: it returns where
-// the new events landed and queues the NOTIFY that PostgreSQL delivers only at commit.
+// the new events landed, so the caller can wait for read models to pass them.
 func (q *Queries) AppendedPositions(ctx context.Context, db DBTX, arg AppendedPositionsParams) ([]AppendedPositionsRow, error) {
-	rows, err := db.QueryContext(ctx, appendedPositions,
-		arg.StreamID,
-		arg.AfterVersion,
-		arg.Channel,
-		arg.Note,
-	)
+	rows, err := db.QueryContext(ctx, appendedPositions, arg.StreamID, arg.AfterVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,16 @@ type Agent struct {
 	CreatedBy    string
 }
 
+type AgentUsage struct {
+	AgentID      uuid.UUID
+	ModelCalls   int64
+	ToolCalls    int64
+	InputTokens  int64
+	OutputTokens int64
+	CostUsd      float64
+	LastPosition int64
+}
+
 type AuditLog struct {
 	Position   int64
 	OccurredAt time.Time
@@ -39,6 +49,28 @@ type AuditLog struct {
 	UserAgent  string
 	RequestID  string
 	Details    json.RawMessage
+}
+
+type ChatMessage struct {
+	SessionID uuid.UUID
+	MessageID string
+	Seq       int32
+	Role      string
+	Content   string
+	Status    string
+	Error     string
+	Totals    json.RawMessage
+	CreatedAt time.Time
+}
+
+type ChatSession struct {
+	ID           uuid.UUID
+	AgentID      uuid.UUID
+	Owner        string
+	Messages     int32
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastPosition int64
 }
 
 type EventlogConsumerOffset struct {

@@ -99,10 +99,9 @@ FROM eventlog.events
 WHERE (transaction_id, "offset") > (sqlc.arg(after_tx)::bigint::text::xid8, sqlc.arg(after_offset)::bigint);
 
 -- AppendedPositions runs in the appending transaction right after the insert: it returns where
--- the new events landed and queues the NOTIFY that PostgreSQL delivers only at commit.
+-- the new events landed, so the caller can wait for read models to pass them.
 -- name: AppendedPositions :many
-WITH notified AS (SELECT pg_notify(sqlc.arg(channel)::text, sqlc.arg(note)::text) AS sent)
 SELECT e."offset", e.stream_version, pg_current_xact_id()::text::bigint AS transaction_id
-FROM eventlog.events e CROSS JOIN notified
+FROM eventlog.events e
 WHERE e.stream_id = sqlc.arg(stream_id) AND e.stream_version > sqlc.arg(after_version)
 ORDER BY e.stream_version;
