@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -108,7 +109,7 @@ type credentials struct {
 // decodeCredentials accepts JSON or the OAuth2 password form (username = email).
 func decodeCredentials(c *fiber.Ctx) (credentials, error) {
 	var in credentials
-	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) {
+	if isForm(c) {
 		if gt := c.FormValue("grant_type"); gt != "" && gt != "password" {
 			return in, invalid("grant_type", "must be password")
 		}
@@ -124,6 +125,13 @@ func decodeCredentials(c *fiber.Ctx) (credentials, error) {
 		v.Add("password", "is required")
 	}
 	return in, v.Err()
+}
+
+// isForm tells an OAuth2 form post from JSON. curl -d labels everything as a form, so a body
+// that is a JSON object is read as JSON whatever its label.
+func isForm(c *fiber.Ctx) bool {
+	return strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) &&
+		!bytes.HasPrefix(bytes.TrimSpace(c.Body()), []byte("{"))
 }
 
 type tokenResponse struct {
@@ -210,7 +218,7 @@ type refreshInput struct {
 
 func (s *Server) refresh(c *fiber.Ctx) error {
 	var in refreshInput
-	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) {
+	if isForm(c) {
 		in.RefreshToken = c.FormValue("refresh_token")
 	} else if err := decodeJSON(c, &in); err != nil {
 		return err

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gathering/gathering/app"
+	"github.com/gathering/gathering/auth"
 	"github.com/gathering/gathering/llm"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
@@ -41,7 +44,13 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 		return err
 	}
 	if cfg.SecretGenerated {
-		log.Warn().Msg("JWT_SECRET is not set: using a random secret, so tokens end with this process")
+		secret, err := developmentSecret(cfg.DataDir)
+		if err != nil {
+			log.Warn().Err(err).Msg("JWT_SECRET is not set and no secret could be kept in the data directory: tokens end with this process")
+		} else {
+			cfg.JWTSecret = secret
+			log.Warn().Msg("JWT_SECRET is not set: using a development secret kept in the data directory")
+		}
 	}
 	var limits ratelimit.Store
 	if cfg.RedisURL != "" {
@@ -78,4 +87,21 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 		log.Error().Err(err).Msg("during shutdown")
 	}
 	return nil
+}
+
+// developmentSecret keeps a random signing secret in the data directory, so that in development
+// a restart does not log everyone out. Production must set JWT_SECRET.
+func developmentSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	secret := auth.RandomSecret()
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, err
+	}
+	return secret, nil
 }
