@@ -27,6 +27,7 @@ import (
 	"github.com/gathering/gathering/llm"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
+	"github.com/gathering/gathering/tasks"
 	"github.com/gathering/gathering/tools"
 )
 
@@ -88,6 +89,7 @@ type App struct {
 	Sessions  *auth.Sessions
 	Jobs      *jobs.Client
 	Announcer *eventlog.Announcer
+	Repo      *commands.Repository
 	Users     *projections.UserQueries
 	Waiter    *projections.Waiter
 }
@@ -154,13 +156,18 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterAgents(a.Bus, repo)
 	commands.RegisterUsers(a.Bus, repo)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &chat.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: llm.NewRegistry(o.LLM),
-		Tools: tools.Default(o.Tools), Log: o.Logger.With().Str("component", "chat").Logger(),
-		Cost: func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }})
+	models, toolbox := llm.NewRegistry(o.LLM), tools.Default(o.Tools)
+	cost := func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }
+	river.AddWorker(workers, &chat.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: models, Tools: toolbox, Cost: cost,
+		Log: o.Logger.With().Str("component", "chat").Logger()})
+	river.AddWorker(workers, &tasks.Worker{Repo: repo, Bus: a.Bus, Models: models, Tools: toolbox, Cost: cost,
+		Log: o.Logger.With().Str("component", "tasks").Logger()})
 	if a.Jobs, err = jobs.New(db, workers, jobs.Options{}); err != nil {
 		return fail(err)
 	}
 	commands.RegisterChats(a.Bus, repo, a.Jobs)
+	commands.RegisterTasks(a.Bus, repo, a.Jobs)
+	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
 	}
@@ -194,7 +201,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	}
 	a.Server = httpapi.New(httpapi.Deps{
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
-		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout,
+		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
 		CORSOrigins: o.CORSOrigins,
 		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),

@@ -119,4 +119,12 @@ func (r *Registry) Redact(eventType string, payload []byte) []byte {
 }
 
 // Events is the registry of every event type in GatheRing.
-var Events = NewRegistry(append(append(agentEventSpecs(), userEventSpecs()...), chatEventSpecs()...)...)
+var Events = NewRegistry(concat(agentEventSpecs(), userEventSpecs(), chatEventSpecs(), taskEventSpecs())...)
+
+func concat(groups ...[]EventSpec) []EventSpec {
+	var all []EventSpec
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	return all
+}

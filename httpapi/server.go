@@ -30,12 +30,14 @@ import (
 
 // Deps are the parts the API is built from.
 type Deps struct {
-	DB       *eventlog.DB
-	Store    *eventlog.Store
-	Bus      *commands.Bus
-	Agents   *projections.AgentQueries
-	Users    *projections.UserQueries
-	Chats    *projections.ChatQueries
+	DB     *eventlog.DB
+	Store  *eventlog.Store
+	Bus    *commands.Bus
+	Agents *projections.AgentQueries
+	Users  *projections.UserQueries
+	Chats  *projections.ChatQueries
+	// Repo reads aggregates straight from the log where no read model exists yet (tasks).
+	Repo     *commands.Repository
 	Waiter   *projections.Waiter
 	Tokens   *auth.Tokens
 	Sessions *auth.Sessions
@@ -137,6 +139,11 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/catalog", read, s.catalog)
 	route(fiber.MethodPost, "/agents/:id/chat", write, s.chat)
 	route(fiber.MethodGet, "/agents/:id/usage", read, s.agentUsage)
+	route(fiber.MethodPost, "/agents/:id/tasks", write, s.createTask)
+	route(fiber.MethodGet, "/tasks/:id", read, s.getTask)
+	route(fiber.MethodPost, "/tasks/:id/pause", write, s.taskAction("pause"))
+	route(fiber.MethodPost, "/tasks/:id/resume", write, s.taskAction("resume"))
+	route(fiber.MethodPost, "/tasks/:id/cancel", write, s.taskAction("cancel"))
 	route(fiber.MethodGet, "/chats/:id", read, s.getChat)
 	route(fiber.MethodGet, "/chats/:id/replay", read, s.replayChat)
 
