@@ -34,7 +34,7 @@ import (
 // Projections are the read models this build maintains.
 func Projections() []projections.Projection {
 	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
-		projections.NewAudit(domain.Events), projections.NewChats(domain.Events)}
+		projections.NewAudit(domain.Events), projections.NewChats(domain.Events), projections.NewCircles(domain.Events)}
 }
 
 // Options tune an instance.
@@ -167,6 +167,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	}
 	commands.RegisterChats(a.Bus, repo, a.Jobs)
 	commands.RegisterTasks(a.Bus, repo, a.Jobs)
+	commands.RegisterCircles(a.Bus, repo)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
@@ -202,7 +203,8 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	a.Server = httpapi.New(httpapi.Deps{
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
-		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
+		Circles: projections.NewCircleQueries(db.SQL),
+		Tokens:  auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
 		CORSOrigins: o.CORSOrigins,
 		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),
 		ReadYourWrites: o.ReadYourWrites, Version: o.Version,

@@ -6,6 +6,7 @@ package commands
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -215,3 +216,5 @@ func (r *Repository) replay(ctx context.Context, env Envelope) (Result, bool, er
 func PurgeIdempotencyKeys(ctx context.Context, db *sql.DB, before time.Time) (int64, error) {
 	return dbq.New().PurgeIdempotencyKeys(ctx, db, before)
 }
+
+var jsonUnmarshal = json.Unmarshal

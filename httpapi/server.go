@@ -30,12 +30,13 @@ import (
 
 // Deps are the parts the API is built from.
 type Deps struct {
-	DB     *eventlog.DB
-	Store  *eventlog.Store
-	Bus    *commands.Bus
-	Agents *projections.AgentQueries
-	Users  *projections.UserQueries
-	Chats  *projections.ChatQueries
+	DB      *eventlog.DB
+	Store   *eventlog.Store
+	Bus     *commands.Bus
+	Agents  *projections.AgentQueries
+	Users   *projections.UserQueries
+	Chats   *projections.ChatQueries
+	Circles *projections.CircleQueries
 	// Repo reads aggregates straight from the log where no read model exists yet (tasks).
 	Repo     *commands.Repository
 	Waiter   *projections.Waiter
@@ -147,6 +148,15 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/chats/:id", read, s.getChat)
 	route(fiber.MethodGet, "/chats/:id/replay", read, s.replayChat)
 
+	route(fiber.MethodPost, "/circles", write, s.createCircle)
+	route(fiber.MethodGet, "/circles", read, s.listCircles)
+	route(fiber.MethodGet, "/circles/:name", read, s.getCircle)
+	route(fiber.MethodPost, "/circles/:name/members", write, s.addCircleMember)
+	route(fiber.MethodDelete, "/circles/:name/members/:agent", write, s.removeCircleMember)
+	route(fiber.MethodPost, "/circles/:name/start", write, s.circleAction("start"))
+	route(fiber.MethodPost, "/circles/:name/stop", write, s.circleAction("stop"))
+	route(fiber.MethodPost, "/circles/:name/archive", write, s.circleAction("archive"))
+
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)
 	route(fiber.MethodPost, "/users/:id/deactivate", write, s.deactivateUser)
@@ -156,6 +166,7 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/events", admin(ratelimit.Read), s.listEvents)
 
 	route(fiber.MethodGet, "/ws/agents/:id", append(read, s.upgradeOnly), s.agentFeed())
+	route(fiber.MethodGet, "/ws/circles/:name", append(read, s.upgradeOnly), s.circleFeed())
 	route(fiber.MethodGet, "/ws", append(read, s.upgradeOnly), s.generalFeed())
 
 	if d.Dashboard != nil {

@@ -73,6 +73,31 @@ type ChatSession struct {
 	LastPosition int64
 }
 
+type Circle struct {
+	ID           uuid.UUID
+	Name         string
+	Description  string
+	Owner        string
+	Status       string
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastPosition int64
+}
+
+type CircleMember struct {
+	CircleID     uuid.UUID
+	AgentID      uuid.UUID
+	Role         string
+	Competencies json.RawMessage
+	JoinedAt     time.Time
+}
+
+type CircleName struct {
+	Name     string
+	CircleID uuid.UUID
+}
+
 type EventlogConsumerOffset struct {
 	ConsumerGroup              string
 	OffsetAcked                int64
