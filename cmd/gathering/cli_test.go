@@ -484,14 +484,16 @@ func TestServeWithDatabaseURLShutsDownGracefully(t *testing.T) {
 func TestServeWithEmbeddedPostgres(t *testing.T) {
 	// As root the embedded server runs as the postgres user, which must be able to enter the
 	// data directory: t.TempDir() is 0700 (and under root's temp dir), so use /tmp directly.
-	dataDir, err := os.MkdirTemp("/tmp", "gathering-cli-embedded-")
+	// The data directory itself does not exist yet, as on a fresh checkout: serve creates it.
+	parent, err := os.MkdirTemp("/tmp", "gathering-cli-embedded-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dataDir, 0o755); err != nil {
+	if err := os.Chmod(parent, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dataDir) })
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	dataDir := filepath.Join(parent, ".gathering")
 	pgPort := freePort(t)
 	env := func(apiPort int) []string {
 		return cliEnv(append(authEnv(), "GATHERING_DATA_DIR="+dataDir, "EMBEDDED_PG_PORT="+strconv.Itoa(pgPort),

@@ -31,6 +31,9 @@ func openDatabase(ctx context.Context, c config, log zerolog.Logger) (*database,
 	d := &database{}
 	url := c.DatabaseURL
 	if url == "" {
+		if err := prepareDataDir(c.DataDir); err != nil {
+			return nil, err
+		}
 		dir, err := filepath.Abs(filepath.Join(c.DataDir, "pg"))
 		if err != nil {
 			return nil, err
@@ -114,4 +117,17 @@ func embeddedUser() string {
 		return u
 	}
 	return "postgres"
+}
+
+// prepareDataDir creates the data directory so that, when gathering runs as root, the
+// unprivileged user PostgreSQL runs as can walk into it (its own pg/ below stays 0700). The
+// secrets kept here are files of mode 0600.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if os.Geteuid() == 0 {
+		return os.Chmod(dir, 0o755)
+	}
+	return nil
 }
