@@ -18,6 +18,7 @@ import (
 	"github.com/gathering/gathering/auth"
 	"github.com/gathering/gathering/chat"
 	"github.com/gathering/gathering/commands"
+	"github.com/gathering/gathering/conversations"
 	"github.com/gathering/gathering/dashboard"
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/eventlog"
@@ -160,6 +161,8 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	cost := func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }
 	river.AddWorker(workers, &chat.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: models, Tools: toolbox, Cost: cost,
 		Log: o.Logger.With().Str("component", "chat").Logger()})
+	river.AddWorker(workers, &conversations.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: models,
+		Log: o.Logger.With().Str("component", "conversations").Logger()})
 	river.AddWorker(workers, &tasks.Worker{Repo: repo, Bus: a.Bus, Models: models, Tools: toolbox, Cost: cost,
 		Log: o.Logger.With().Str("component", "tasks").Logger()})
 	if a.Jobs, err = jobs.New(db, workers, jobs.Options{}); err != nil {
@@ -168,6 +171,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterChats(a.Bus, repo, a.Jobs)
 	commands.RegisterTasks(a.Bus, repo, a.Jobs)
 	commands.RegisterCircles(a.Bus, repo)
+	commands.RegisterConversations(a.Bus, repo, a.Jobs)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)

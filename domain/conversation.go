@@ -308,8 +308,10 @@ func (c *Conversation) othersThan(id string) []Participant {
 
 // TakeTurn records turn number by speaker and ends the conversation when the turn reaches the
 // maximum or carries a completion marker. A number that is not the next one is refused, so a
-// retried job never records a turn twice.
-func (c *Conversation) TakeTurn(number int, speakerID, content string) ([]Event, error) {
+// retried job never records a turn twice; so is a turn written without the people's posts that
+// arrived while it was being written (seenPosts), so that a post is always answered by the next
+// recorded turn.
+func (c *Conversation) TakeTurn(number int, speakerID, content string, seenPosts int) ([]Event, error) {
 	if c.Version == 0 {
 		return nil, Errorf(CodeNotFound, "conversation not found")
 	}
@@ -318,6 +320,9 @@ func (c *Conversation) TakeTurn(number int, speakerID, content string) ([]Event,
 	}
 	if number != len(c.Turns)+1 {
 		return nil, Errorf(CodeConflict, "turn %d is already recorded", number)
+	}
+	if seenPosts != len(c.Messages) {
+		return nil, Errorf(CodeConflict, "a person posted while turn %d was written; it is taken again", number)
 	}
 	isParticipant := false
 	for _, p := range c.Spec.Participants {

@@ -34,7 +34,7 @@ func speak(t *testing.T, c *Conversation, content string) string {
 	if !ok {
 		t.Fatal("no speaker chosen")
 	}
-	evs, err := c.TakeTurn(len(c.Turns)+1, id, content)
+	evs, err := c.TakeTurn(len(c.Turns)+1, id, content, len(c.Messages))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestMentionBased(t *testing.T) {
 		t.Fatalf("after bob without a mention: %s", next)
 	}
 	// A self-mention does not make the speaker talk twice in a row.
-	evs, _ := c.TakeTurn(4, "c", "I, @Cy, will continue")
+	evs, _ := c.TakeTurn(4, "c", "I, @Cy, will continue", 0)
 	c.Apply(evs[0])
 	if next, _ := c.NextSpeaker(); next == "c" {
 		t.Fatal("a speaker answered its own mention")
@@ -147,7 +147,7 @@ func TestModelSelected(t *testing.T) {
 	if id := c.ParseSelection("I think Bob should speak, then Ada."); id != "b" {
 		t.Fatalf("selection %s", id)
 	}
-	evs, _ := c.TakeTurn(1, "b", "hello")
+	evs, _ := c.TakeTurn(1, "b", "hello", 0)
 	c.Apply(evs[0])
 	if id := c.ParseSelection("Bob again"); id == "b" {
 		t.Fatal("the selector made the last speaker talk twice")
@@ -164,7 +164,7 @@ func TestTerminationReasons(t *testing.T) {
 	if !max.Ended || max.Reason != EndMaxTurns {
 		t.Fatalf("max turns: %+v", max)
 	}
-	if _, err := max.TakeTurn(3, "c", "three"); ErrorCode(err) != CodeConflict {
+	if _, err := max.TakeTurn(3, "c", "three", 0); ErrorCode(err) != CodeConflict {
 		t.Fatalf("a turn after the end: %v", err)
 	}
 	marker := conversation(t, ConversationSpec{})
@@ -189,10 +189,10 @@ func TestTerminationReasons(t *testing.T) {
 	// A retried turn is refused.
 	dup := conversation(t, ConversationSpec{})
 	speak(t, dup, "first")
-	if _, err := dup.TakeTurn(1, "a", "first again"); ErrorCode(err) != CodeConflict {
+	if _, err := dup.TakeTurn(1, "a", "first again", 0); ErrorCode(err) != CodeConflict {
 		t.Fatalf("duplicate turn: %v", err)
 	}
-	if _, err := dup.TakeTurn(2, "zed", "who am I"); ErrorCode(err) != CodeInvalid {
+	if _, err := dup.TakeTurn(2, "zed", "who am I", 0); ErrorCode(err) != CodeInvalid {
 		t.Fatalf("stranger speaks: %v", err)
 	}
 }
@@ -210,6 +210,10 @@ func TestAPersonsMessageReachesTheNextTurn(t *testing.T) {
 	}
 	if next, _ := c.NextSpeaker(); next != "c" {
 		t.Fatalf("the person's mention was ignored: %s", next)
+	}
+	// A turn written before the post arrived is refused: the next recorded turn answers it.
+	if _, err := c.TakeTurn(2, "c", "written without the post", 0); ErrorCode(err) != CodeConflict {
+		t.Fatalf("a turn that missed a post: %v", err)
 	}
 	if _, err := c.Post(Actor{ID: "u2", Role: RoleMember}, "m2", "hi"); ErrorCode(err) != CodeForbidden {
 		t.Fatalf("a stranger posts: %v", err)

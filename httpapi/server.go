@@ -157,6 +157,11 @@ func New(d Deps) *Server {
 	route(fiber.MethodPost, "/circles/:name/stop", write, s.circleAction("stop"))
 	route(fiber.MethodPost, "/circles/:name/archive", write, s.circleAction("archive"))
 
+	route(fiber.MethodPost, "/conversations", write, s.startConversation)
+	route(fiber.MethodGet, "/conversations/:id", read, s.getConversation)
+	route(fiber.MethodPost, "/conversations/:id/messages", write, s.postToConversation)
+	route(fiber.MethodPost, "/conversations/:id/stop", write, s.stopConversation)
+
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)
 	route(fiber.MethodPost, "/users/:id/deactivate", write, s.deactivateUser)

@@ -51,8 +51,15 @@ func TopicsOf(e eventlog.Event) []string {
 	if agent := e.Metadata.Extra[MetadataAgent]; agent != "" && e.StreamType != "agent" {
 		topics = append(topics, "agents:"+agent)
 	}
+	if circle := e.Metadata.Extra[MetadataCircle]; circle != "" && e.StreamType != "circle" {
+		topics = append(topics, "circles:"+circle)
+	}
 	return topics
 }
+
+// MetadataCircle is the metadata key naming the circle an event concerns (a conversation's
+// turns belong on the circle's feed).
+const MetadataCircle = "circle_id"
 
 // MetadataAgent is the metadata key naming the agent an event concerns.
 const MetadataAgent = "agent_id"
