@@ -2,12 +2,10 @@ package conversations_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/gathering/gathering/commands"
@@ -15,30 +13,8 @@ import (
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/eventlog"
 	"github.com/gathering/gathering/internal/testdb"
-	"github.com/gathering/gathering/llm"
+	"github.com/gathering/gathering/internal/worktest"
 )
-
-type noJobs struct{}
-
-func (noJobs) InsertTx(context.Context, *sql.Tx, river.JobArgs, *river.InsertOpts) (*rivertype.JobInsertResult, error) {
-	return &rivertype.JobInsertResult{}, nil
-}
-
-type countingModels struct{ calls int }
-
-func (m *countingModels) Get(string) (llm.Provider, error) {
-	return &counted{Provider: llm.NewOffline(), n: &m.calls}, nil
-}
-
-type counted struct {
-	llm.Provider
-	n *int
-}
-
-func (c *counted) Stream(ctx context.Context, r llm.Request, f func(string)) (llm.Response, error) {
-	*c.n++
-	return c.Provider.Stream(ctx, r, f)
-}
 
 // TestWorkerResumesAfterTheLastRecordedTurn plays a job that died after turn 1 was recorded:
 // the next job keeps turn 1 and takes turns 2 and 3 only.
@@ -52,7 +28,7 @@ func TestWorkerResumesAfterTheLastRecordedTurn(t *testing.T) {
 	}
 	repo := commands.NewRepository(store, domain.Events, nil)
 	commands.RegisterAgents(bus, repo)
-	commands.RegisterConversations(bus, repo, noJobs{})
+	commands.RegisterConversations(bus, repo, worktest.NoJobs{})
 	if err := bus.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +52,7 @@ func TestWorkerResumesAfterTheLastRecordedTurn(t *testing.T) {
 		Number: 1, SpeakerID: parts[0].AgentID, Content: "recorded before the crash"}); err != nil {
 		t.Fatal(err)
 	}
-	models := &countingModels{}
+	models := &worktest.CountingModels{}
 	w := &conversations.Worker{Repo: repo, Bus: bus, DB: db.SQL, Models: models}
 	if err := w.Work(ctx, &river.Job[commands.ConversationRun]{Args: commands.ConversationRun{ConversationID: convID}}); err != nil {
 		t.Fatal(err)
@@ -89,10 +65,10 @@ func TestWorkerResumesAfterTheLastRecordedTurn(t *testing.T) {
 		conv.Turns[1].SpeakerID != parts[1].AgentID {
 		t.Fatalf("after resume: %+v", conv)
 	}
-	if models.calls != 2 {
-		t.Fatalf("%d model calls, want 2 (turns 2 and 3)", models.calls)
+	if models.Calls != 2 {
+		t.Fatalf("%d model calls, want 2 (turns 2 and 3)", models.Calls)
 	}
-	if err := w.Work(ctx, &river.Job[commands.ConversationRun]{Args: commands.ConversationRun{ConversationID: convID}}); err != nil || models.calls != 2 {
-		t.Fatalf("a retried job took turns again: %v, %d calls", err, models.calls)
+	if err := w.Work(ctx, &river.Job[commands.ConversationRun]{Args: commands.ConversationRun{ConversationID: convID}}); err != nil || models.Calls != 2 {
+		t.Fatalf("a retried job took turns again: %v, %d calls", err, models.Calls)
 	}
 }

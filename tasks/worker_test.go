@@ -2,45 +2,20 @@ package tasks_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/eventlog"
 	"github.com/gathering/gathering/internal/testdb"
-	"github.com/gathering/gathering/llm"
+	"github.com/gathering/gathering/internal/worktest"
 	"github.com/gathering/gathering/tasks"
 	"github.com/gathering/gathering/tools"
 )
-
-// noJobs stands in for River: the test runs the worker itself.
-type noJobs struct{}
-
-func (noJobs) InsertTx(context.Context, *sql.Tx, river.JobArgs, *river.InsertOpts) (*rivertype.JobInsertResult, error) {
-	return &rivertype.JobInsertResult{}, nil
-}
-
-type countingModels struct{ calls int }
-
-func (m *countingModels) Get(string) (llm.Provider, error) {
-	return &counted{Provider: llm.NewOffline(), n: &m.calls}, nil
-}
-
-type counted struct {
-	llm.Provider
-	n *int
-}
-
-func (c *counted) Stream(ctx context.Context, r llm.Request, f func(string)) (llm.Response, error) {
-	*c.n++
-	return c.Provider.Stream(ctx, r, f)
-}
 
 // TestWorkerResumesAfterTheLastRecordedStep plays a job that died after recording step 1: the
 // next job keeps step 1 as it was and goes on from step 2.
@@ -54,7 +29,7 @@ func TestWorkerResumesAfterTheLastRecordedStep(t *testing.T) {
 	}
 	repo := commands.NewRepository(store, domain.Events, nil)
 	commands.RegisterAgents(bus, repo)
-	commands.RegisterTasks(bus, repo, noJobs{})
+	commands.RegisterTasks(bus, repo, worktest.NoJobs{})
 	if err := bus.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +48,7 @@ func TestWorkerResumesAfterTheLastRecordedStep(t *testing.T) {
 	if _, err := bus.Send(ctx, &commands.RecordTaskStep{Envelope: commands.NewEnvelope(owner, ""), TaskID: taskID, Step: first}); err != nil {
 		t.Fatal(err)
 	}
-	models := &countingModels{}
+	models := &worktest.CountingModels{}
 	w := &tasks.Worker{Repo: repo, Bus: bus, Models: models, Tools: tools.Default(tools.Options{})}
 	if err := w.Work(ctx, &river.Job[commands.TaskRun]{Args: commands.TaskRun{TaskID: taskID}}); err != nil {
 		t.Fatal(err)
@@ -86,11 +61,11 @@ func TestWorkerResumesAfterTheLastRecordedStep(t *testing.T) {
 		task.Steps[1].Number != 2 || task.Steps[2].Number != 3 {
 		t.Fatalf("task after resume: %+v", task)
 	}
-	if models.calls != 2 {
-		t.Fatalf("the model was asked %d times, want 2 (steps 2 and 3 only)", models.calls)
+	if models.Calls != 2 {
+		t.Fatalf("the model was asked %d times, want 2 (steps 2 and 3 only)", models.Calls)
 	}
 	// A second job for the same task (River retried it) finds nothing left to do.
-	if err := w.Work(ctx, &river.Job[commands.TaskRun]{Args: commands.TaskRun{TaskID: taskID}}); err != nil || models.calls != 2 {
-		t.Fatalf("a retried job worked again: %v, %d calls", err, models.calls)
+	if err := w.Work(ctx, &river.Job[commands.TaskRun]{Args: commands.TaskRun{TaskID: taskID}}); err != nil || models.Calls != 2 {
+		t.Fatalf("a retried job worked again: %v, %d calls", err, models.Calls)
 	}
 }
