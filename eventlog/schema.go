@@ -75,6 +75,8 @@ func (s *Schema) InsertQuery(topic string, msgs message.Messages) (wmsql.Query, 
 		}
 		args = append(args, row...)
 	}
+	// RETURNING hands the positions back in the same round trip (see returningTx).
+	b.WriteString(` RETURNING "offset", stream_version, transaction_id::text::bigint`)
 	return wmsql.Query{Query: b.String(), Args: args}, nil
 }
 

@@ -14,49 +14,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const appendedPositions = `-- name: AppendedPositions :many
-SELECT e."offset", e.stream_version, pg_current_xact_id()::text::bigint AS transaction_id
-FROM eventlog.events e
-WHERE e.stream_id = $1 AND e.stream_version > $2
-ORDER BY e.stream_version
-`
-
-type AppendedPositionsParams struct {
-	StreamID     string
-	AfterVersion int64
-}
-
-type AppendedPositionsRow struct {
-	Offset        int64
-	StreamVersion int64
-	TransactionID int64
-}
-
-// AppendedPositions runs in the appending transaction right after the insert: it returns where
-// the new events landed, so the caller can wait for read models to pass them.
-func (q *Queries) AppendedPositions(ctx context.Context, db DBTX, arg AppendedPositionsParams) ([]AppendedPositionsRow, error) {
-	rows, err := db.QueryContext(ctx, appendedPositions, arg.StreamID, arg.AfterVersion)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []AppendedPositionsRow{}
-	for rows.Next() {
-		var i AppendedPositionsRow
-		if err := rows.Scan(&i.Offset, &i.StreamVersion, &i.TransactionID); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const chainPage = `-- name: ChainPage :many
 SELECT "offset", stream_id, stream_type, stream_version, event_type, schema_version, payload,
        metadata, correlation_id, causation_id, actor, occurred_at, uuid, prev_hash, hash

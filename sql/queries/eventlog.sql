@@ -97,11 +97,3 @@ SELECT count(*) AS pending,
        coalesce(extract(epoch FROM now() - min(occurred_at)), 0)::float8 AS oldest_age_seconds
 FROM eventlog.events
 WHERE (transaction_id, "offset") > (sqlc.arg(after_tx)::bigint::text::xid8, sqlc.arg(after_offset)::bigint);
-
--- AppendedPositions runs in the appending transaction right after the insert: it returns where
--- the new events landed, so the caller can wait for read models to pass them.
--- name: AppendedPositions :many
-SELECT e."offset", e.stream_version, pg_current_xact_id()::text::bigint AS transaction_id
-FROM eventlog.events e
-WHERE e.stream_id = sqlc.arg(stream_id) AND e.stream_version > sqlc.arg(after_version)
-ORDER BY e.stream_version;
