@@ -35,7 +35,8 @@ import (
 // Projections are the read models this build maintains.
 func Projections() []projections.Projection {
 	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
-		projections.NewAudit(domain.Events), projections.NewChats(domain.Events), projections.NewCircles(domain.Events)}
+		projections.NewAudit(domain.Events), projections.NewChats(domain.Events), projections.NewCircles(domain.Events),
+		projections.NewProjects(domain.Events), projections.NewCircleTasks(domain.Events), projections.NewConversations(domain.Events)}
 }
 
 // Options tune an instance.
@@ -171,7 +172,9 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterChats(a.Bus, repo, a.Jobs)
 	commands.RegisterTasks(a.Bus, repo, a.Jobs)
 	commands.RegisterCircles(a.Bus, repo)
+	commands.RegisterProjects(a.Bus, repo)
 	commands.RegisterConversations(a.Bus, repo, a.Jobs)
+	commands.RegisterCircleTasks(a.Bus, repo)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
@@ -207,8 +210,9 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	a.Server = httpapi.New(httpapi.Deps{
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
-		Circles: projections.NewCircleQueries(db.SQL),
-		Tokens:  auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
+		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
+		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
+		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
 		CORSOrigins: o.CORSOrigins,
 		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),
 		ReadYourWrites: o.ReadYourWrites, Version: o.Version,

@@ -70,12 +70,19 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[commands.ConversationR
 		speaker, ok := conv.NextSpeaker()
 		if !ok {
 			if speaker, err = w.selectSpeaker(ctx, conv); err != nil {
+				if ctx.Err() != nil {
+					return err // the job was cancelled, not the model: a retry chooses again
+				}
 				return end(domain.EndFailed, "choosing the next speaker: "+err.Error())
 			}
 		}
 		content, err := w.turn(ctx, conv, speaker)
 		var lerr *llm.Error
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The job itself was cancelled (shutdown, lost lease, timeout) and the provider
+			// reports that as its own failure: end nothing, the retried job takes the turn again.
+			return err
 		case errors.As(err, &lerr):
 			return end(domain.EndFailed, string(lerr.Kind)+": "+lerr.Message)
 		case err != nil:

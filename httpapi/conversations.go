@@ -195,3 +195,31 @@ func (s *Server) stopConversation(c *fiber.Ctx) error {
 	}
 	return c.JSON(v)
 }
+
+// listConversations lists the caller's conversations (an admin's: everyone's), newest first.
+func (s *Server) listConversations(c *fiber.Ctx) error {
+	limit, err := intQuery(c, "limit", 100, 1, 500)
+	if err != nil {
+		return err
+	}
+	owner := ""
+	if p, _ := principal(c); !p.Actor().IsAdmin() {
+		owner = p.UserID
+	}
+	circleID := ""
+	if name := strings.TrimSpace(c.Query("circle")); name != "" {
+		circle, err := s.deps.Circles.ByName(c.UserContext(), strings.ToLower(name))
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			return invalid("circle", "no such circle")
+		}
+		if err != nil {
+			return err
+		}
+		circleID = circle.ID
+	}
+	items, err := s.deps.Conversations.List(c.UserContext(), circleID, owner, strings.TrimSpace(c.Query("status")), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}

@@ -83,6 +83,32 @@ func TestConversationRunsTurnsAndEndsWithAReason(t *testing.T) {
 		done.Turns[2].SpeakerID != a || len(done.Summary) != 2 || !strings.HasPrefix(done.Turns[0].Content, "[offline model]") {
 		t.Fatalf("%+v", done)
 	}
+	// The list (a read model) catches up with the stream and says the same.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var list struct {
+			Items []struct {
+				ID         string `json:"id"`
+				Status     string `json:"status"`
+				TurnsTaken int    `json:"turns_taken"`
+				EndReason  string `json:"end_reason"`
+			} `json:"items"`
+		}
+		_ = json.Unmarshal(s.do("GET", "/circles/talkers/conversations", nil).body, &list)
+		if len(list.Items) == 1 && list.Items[0].ID == id && list.Items[0].Status == "ended" {
+			if list.Items[0].TurnsTaken != 3 || list.Items[0].EndReason != "max_turns" {
+				t.Fatalf("listed: %+v", list.Items[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the list never showed the ended conversation: %+v", list)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := s.do("GET", "/conversations?circle=talkers&status=ended", nil); r.status != 200 || !strings.Contains(string(r.body), id) {
+		t.Fatalf("GET /conversations: %d %s", r.status, r.body)
+	}
 	// Every turn is on the circle's feed.
 	turns := 0
 	_ = feed.SetReadDeadline(time.Now().Add(10 * time.Second))

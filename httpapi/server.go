@@ -37,6 +37,12 @@ type Deps struct {
 	Users   *projections.UserQueries
 	Chats   *projections.ChatQueries
 	Circles *projections.CircleQueries
+	// Projects reads projects with their linked circles.
+	Projects *projections.ProjectQueries
+	// CircleTasks reads circle tasks, escalations and conflicts; Conversations lists
+	// conversations (one conversation's transcript is read from its stream).
+	CircleTasks   *projections.CircleTaskQueries
+	Conversations *projections.ConversationQueries
 	// Repo reads aggregates straight from the log where no read model exists yet (tasks).
 	Repo     *commands.Repository
 	Waiter   *projections.Waiter
@@ -156,8 +162,30 @@ func New(d Deps) *Server {
 	route(fiber.MethodPost, "/circles/:name/start", write, s.circleAction("start"))
 	route(fiber.MethodPost, "/circles/:name/stop", write, s.circleAction("stop"))
 	route(fiber.MethodPost, "/circles/:name/archive", write, s.circleAction("archive"))
+	route(fiber.MethodGet, "/circles/:name/conversations", read, s.circleConversations())
+	route(fiber.MethodPost, "/circles/:name/tasks", write, s.createCircleTask)
+	route(fiber.MethodGet, "/circles/:name/tasks", read, s.listCircleTasks)
+	route(fiber.MethodGet, "/circles/:name/tasks/:task", read, s.getCircleTask)
+	for _, step := range []string{"route", "claim", "refuse", "submit", "review", "cancel"} {
+		route(fiber.MethodPost, "/circles/:name/tasks/:task/"+step, write, s.circleTaskStep(step))
+	}
+	route(fiber.MethodPost, "/circles/:name/tasks/:task/files", write, s.claimTaskFile)
+	route(fiber.MethodDelete, "/circles/:name/tasks/:task/files", write, s.releaseTaskFile)
+	route(fiber.MethodGet, "/circles/:name/escalations", read, s.circleEscalations())
+	route(fiber.MethodGet, "/circles/:name/conflicts", read, s.circleConflicts())
+
+	route(fiber.MethodPost, "/projects", write, s.createProject)
+	route(fiber.MethodGet, "/projects", read, s.listProjects)
+	route(fiber.MethodGet, "/projects/:id", read, s.getProject)
+	route(fiber.MethodPatch, "/projects/:id", write, s.updateProject)
+	route(fiber.MethodPost, "/projects/:id/archive", write, s.archiveProject)
+	route(fiber.MethodGet, "/projects/:id/circles", read, s.listProjectCircles)
+	route(fiber.MethodPost, "/projects/:id/circles", write, s.linkProjectCircle)
+	route(fiber.MethodDelete, "/projects/:id/circles/:name", write, s.unlinkProjectCircle)
+	route(fiber.MethodGet, "/projects/:id/tasks", read, s.projectTasks)
 
 	route(fiber.MethodPost, "/conversations", write, s.startConversation)
+	route(fiber.MethodGet, "/conversations", read, s.listConversations)
 	route(fiber.MethodGet, "/conversations/:id", read, s.getConversation)
 	route(fiber.MethodPost, "/conversations/:id/messages", write, s.postToConversation)
 	route(fiber.MethodPost, "/conversations/:id/stop", write, s.stopConversation)

@@ -85,6 +85,44 @@ type Circle struct {
 	LastPosition int64
 }
 
+type CircleAgentReview struct {
+	AgentID          uuid.UUID
+	Approved         int32
+	ChangesRequested int32
+	Rejected         int32
+}
+
+type CircleConflict struct {
+	Position      int64
+	CircleID      uuid.UUID
+	TaskID        uuid.UUID
+	Kind          string
+	AgentID       string
+	Path          string
+	HolderTaskID  string
+	HolderAgentID string
+	DetectedAt    time.Time
+}
+
+type CircleEscalation struct {
+	Position int64
+	CircleID uuid.UUID
+	TaskID   uuid.UUID
+	Severity string
+	Reason   string
+	Detail   string
+	AgentID  string
+	RaisedAt time.Time
+}
+
+type CircleFileClaim struct {
+	CircleID  uuid.UUID
+	Path      string
+	TaskID    uuid.UUID
+	AgentID   uuid.UUID
+	ClaimedAt time.Time
+}
+
 type CircleMember struct {
 	CircleID     uuid.UUID
 	AgentID      uuid.UUID
@@ -96,6 +134,47 @@ type CircleMember struct {
 type CircleName struct {
 	Name     string
 	CircleID uuid.UUID
+}
+
+type CircleTask struct {
+	ID                   uuid.UUID
+	CircleID             uuid.UUID
+	ProjectID            uuid.NullUUID
+	Title                string
+	Description          string
+	RequiredCompetencies json.RawMessage
+	Priority             int32
+	RequiresReview       bool
+	Status               string
+	OfferedTo            uuid.NullUUID
+	AssigneeID           uuid.NullUUID
+	ReviewerID           sql.NullString
+	Iteration            int32
+	Result               string
+	Owner                string
+	Version              int64
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+	LastPosition         int64
+}
+
+type Conversation struct {
+	ID           uuid.UUID
+	CircleID     uuid.UUID
+	Owner        string
+	Topic        string
+	Strategy     string
+	Participants json.RawMessage
+	Status       string
+	TurnsTaken   int32
+	MaxTurns     int32
+	Posts        int32
+	EndReason    string
+	EndDetail    string
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastPosition int64
 }
 
 type EventlogConsumerOffset struct {
@@ -134,6 +213,36 @@ type IdempotencyKey struct {
 	ResponseStatus sql.NullInt32
 	ResponseBody   []byte
 	CreatedAt      time.Time
+}
+
+type Project struct {
+	ID            uuid.UUID
+	Name          string
+	DisplayName   string
+	Description   string
+	RepositoryUrl string
+	DefaultBranch string
+	TechStack     json.RawMessage
+	Languages     json.RawMessage
+	Frameworks    json.RawMessage
+	Conventions   string
+	Owner         string
+	Status        string
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastPosition  int64
+}
+
+type ProjectCircle struct {
+	ProjectID uuid.UUID
+	CircleID  uuid.UUID
+	LinkedAt  time.Time
+}
+
+type ProjectName struct {
+	Name      string
+	ProjectID uuid.UUID
 }
 
 type RefreshToken struct {
