@@ -61,6 +61,7 @@ type Runner struct {
 	// beforeAck, if set, runs after an event's effect is written and before it is acked; tests
 	// use it to kill the consumer at the worst moment.
 	beforeAck func(ctx context.Context, tx *sql.Tx, projection string, e eventlog.Event) error
+	q         *dbq.Queries
 }
 
 // NewRunner prepares a runner for projections.
@@ -69,7 +70,7 @@ func NewRunner(store *eventlog.Store, notifier *eventlog.Notifier, logger zerolo
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{db: store.DB(), store: store, notifier: notifier, logger: logger, router: router, lastError: map[string]string{}}
+	r := &Runner{db: store.DB(), store: store, notifier: notifier, logger: logger, router: router, lastError: map[string]string{}, q: dbq.New()}
 	r.applied = sync.NewCond(&r.mu)
 	for _, p := range ps {
 		sub, err := store.NewSubscriber(store.DB(), Group(p), notifier, eventlog.SubscriberOptions{Logger: wmlog.New(logger)})
@@ -99,6 +100,17 @@ func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
 		// A savepoint per event: a failed statement would otherwise abort the whole batch's
 		// transaction, and the redelivered event could never succeed inside it.
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT projection_event"); err != nil {
+			return err
+		}
+		// The guard row commits with the effect; an event whose effect already committed (see
+		// 00009_projection_applied.sql) is acked without applying it again.
+		claimed, err := r.q.ClaimProjectionEvent(ctx, tx, dbq.ClaimProjectionEventParams{Projection: name, TransactionID: e.TxID, Position: e.Position})
+		if err != nil {
+			_, _ = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT projection_event")
+			return err
+		}
+		if claimed == 0 {
+			_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT projection_event")
 			return err
 		}
 		if err := p.Apply(ctx, tx, e); err != nil {

@@ -113,6 +113,10 @@ func Replay(ctx context.Context, store *eventlog.Store, p Projection) (ReplayRes
 		TransactionID: cursor.TxID}); err != nil {
 		return res, err
 	}
+	if err := q.SetProjectionApplied(ctx, tx, dbq.SetProjectionAppliedParams{Projection: p.Name(), TransactionID: cursor.TxID,
+		Position: cursor.Position}); err != nil {
+		return res, err
+	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("replay: swap: %w", err)
 	}

@@ -245,6 +245,12 @@ type ProjectName struct {
 	ProjectID uuid.UUID
 }
 
+type ProjectionApplied struct {
+	Projection    string
+	TransactionID int64
+	Position      int64
+}
+
 type RefreshToken struct {
 	TokenHash []byte
 	FamilyID  uuid.UUID
