@@ -26,6 +26,7 @@ import (
 	"github.com/gathering/gathering/jobs"
 	"github.com/gathering/gathering/livefeed"
 	"github.com/gathering/gathering/llm"
+	"github.com/gathering/gathering/memory"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
 	"github.com/gathering/gathering/tasks"
@@ -36,7 +37,8 @@ import (
 func Projections() []projections.Projection {
 	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
 		projections.NewAudit(domain.Events), projections.NewChats(domain.Events), projections.NewCircles(domain.Events),
-		projections.NewProjects(domain.Events), projections.NewCircleTasks(domain.Events), projections.NewConversations(domain.Events)}
+		projections.NewProjects(domain.Events), projections.NewCircleTasks(domain.Events), projections.NewConversations(domain.Events),
+		projections.NewMemory(domain.Events)}
 }
 
 // Options tune an instance.
@@ -63,6 +65,9 @@ type Options struct {
 	Tools tools.Options
 	// ChatTimeout bounds how long a chat request waits for its reply.
 	ChatTimeout time.Duration
+	// Embedder names the embedding model of memory and knowledge (llm.NewEmbedder's spec:
+	// "offline" by default, "openai:text-embedding-3-small", "ollama:nomic-embed-text:768").
+	Embedder string
 }
 
 // AdminBootstrap is the first administrator, from configuration: a password or a bcrypt hash.
@@ -160,12 +165,32 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	workers := river.NewWorkers()
 	models, toolbox := llm.NewRegistry(o.LLM), tools.Default(o.Tools)
 	cost := func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }
+	embedder, err := llm.NewEmbedder(o.Embedder, o.LLM)
+	if err != nil {
+		return fail(fmt.Errorf("memory embedder: %w", err))
+	}
+	embeddings, err := memory.NewEmbeddings(db.SQL, embedder, 20000)
+	if err != nil {
+		return fail(err)
+	}
+	searcher, err := memory.NewSearcher(ctx, db.SQL, o.Logger.With().Str("component", "memory").Logger())
+	if err != nil {
+		return fail(fmt.Errorf("memory search: %w", err))
+	}
+	if searcher.Path() == "pgvector" {
+		// The HNSW index is per dimension: the configured model's must exist before recall.
+		if err := memory.EnsureIndex(ctx, db.SQL, embeddings.Dimension()); err != nil {
+			return fail(fmt.Errorf("memory index: %w", err))
+		}
+	}
+	recall := &memory.ContextBuilder{Search: searcher, Embeddings: embeddings}
 	river.AddWorker(workers, &chat.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: models, Tools: toolbox, Cost: cost,
-		Log: o.Logger.With().Str("component", "chat").Logger()})
+		Log: o.Logger.With().Str("component", "chat").Logger(), Recall: recall.For})
 	river.AddWorker(workers, &conversations.Worker{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: models,
-		Log: o.Logger.With().Str("component", "conversations").Logger()})
+		Log: o.Logger.With().Str("component", "conversations").Logger(), Recall: recall.For})
 	river.AddWorker(workers, &tasks.Worker{Repo: repo, Bus: a.Bus, Models: models, Tools: toolbox, Cost: cost,
 		Log: o.Logger.With().Str("component", "tasks").Logger()})
+	river.AddWorker(workers, &memory.EmbedWorker{Repo: repo, Bus: a.Bus, Embeddings: embeddings})
 	if a.Jobs, err = jobs.New(db, workers, jobs.Options{}); err != nil {
 		return fail(err)
 	}
@@ -175,12 +200,19 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterProjects(a.Bus, repo)
 	commands.RegisterConversations(a.Bus, repo, a.Jobs)
 	commands.RegisterCircleTasks(a.Bus, repo)
+	commands.RegisterMemories(a.Bus, repo, a.Jobs)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
 	}
 	if err := a.Jobs.Start(context.Background()); err != nil {
 		return fail(fmt.Errorf("jobs: %w", err))
+	}
+	// After a change of embedding model, what the new model has not embedded is queued again.
+	if n, err := memory.ScheduleReembedding(ctx, db.SQL, a.Jobs, embeddings.Model()); err != nil {
+		return fail(fmt.Errorf("memory re-embedding: %w", err))
+	} else if n > 0 {
+		o.Logger.Info().Int("items", n).Str("model", embeddings.Model()).Msg("memory: re-embedding items with the current model")
 	}
 	if a.Runner, err = projections.NewRunner(a.Store, a.Notifier, o.Logger.With().Str("component", "projections").Logger(), Projections()...); err != nil {
 		return fail(err)
@@ -212,6 +244,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
 		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
+		MemorySearch: searcher, Embeddings: embeddings, MemoryItems: memory.NewItems(db.SQL),
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
 		CORSOrigins: o.CORSOrigins,
 		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),

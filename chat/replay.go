@@ -61,8 +61,13 @@ func Replay(ctx context.Context, sessionEvents []eventlog.Event, agentEvents []e
 			fresh := rebuilt
 			fresh.Pending = nil
 			player := &player{calls: calls}
+			// The memory recalled then is taken as recorded: recall today could differ.
+			var injected *domain.InjectedContext
+			if len(calls) > 0 {
+				injected = calls[0].Context
+			}
 			content, _, err := Run(ctx, Turn{Agent: agent, Chat: &fresh, Message: msg, Provider: player,
-				Tools: newRecordedTools(toolRecs, calls), Record: nopRecorder{}})
+				Tools: newRecordedTools(toolRecs, calls), Record: nopRecorder{}, Context: injected})
 			if err != nil {
 				res.Differences = append(res.Differences, fmt.Sprintf("message %s: %v", msg.ID, err))
 			} else if content != reply.Content {

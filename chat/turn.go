@@ -43,6 +43,10 @@ type Turn struct {
 	Cost func(provider, model string, u llm.Usage) float64
 	// Now is the clock used for latencies (replay passes the recorded ones through instead).
 	Now func() time.Time
+	// Context is recalled memory and knowledge for the system prompt. A turn that resumes
+	// (or replays) takes the context its first recorded call had instead, so the prompt is
+	// the one recorded.
+	Context *domain.InjectedContext
 }
 
 // ErrLoopLimit ends a turn whose model kept asking for tools.
@@ -64,6 +68,13 @@ func Run(ctx context.Context, t Turn) (string, domain.ChatTotals, error) {
 	var recordedTools []domain.ToolCallRecord
 	if p := t.Chat.Pending; p != nil && p.MessageID == t.Message.ID {
 		recordedCalls, recordedTools = p.Calls, p.Tools
+	}
+	injected := t.Context
+	if len(recordedCalls) > 0 {
+		injected = recordedCalls[0].Context
+	}
+	if injected != nil && injected.Block != "" {
+		req.System += "\n\n" + injected.Block
 	}
 	for step := 0; step < domain.MaxChatSteps; step++ {
 		var resp llm.Response
@@ -88,6 +99,9 @@ func Run(ctx context.Context, t Turn) (string, domain.ChatTotals, error) {
 			respJSON, _ := json.Marshal(resp)
 			call := domain.ModelCall{Step: step, Provider: t.Provider.Name(), Model: req.Model, Request: reqJSON, Response: respJSON,
 				InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens, LatencyMS: t.Now().Sub(started).Milliseconds()}
+			if step == 0 {
+				call.Context = injected
+			}
 			if t.Cost != nil {
 				call.CostUSD = t.Cost(call.Provider, call.Model, resp.Usage)
 			}

@@ -32,6 +32,8 @@ type Worker struct {
 	Tools  Tools
 	Cost   func(provider, model string, u llm.Usage) float64
 	Log    zerolog.Logger
+	// Recall, when set, gives a turn the agent's relevant long-term memory and knowledge.
+	Recall func(ctx context.Context, agentID, text string) (*domain.InjectedContext, error)
 }
 
 // Timeout bounds one job: several model calls and tool calls.
@@ -100,8 +102,17 @@ func (w *Worker) answer(ctx context.Context, c *domain.Chat, msg domain.ChatMess
 			w.Log.Debug().Err(err).Msg("token not streamed")
 		}
 	}
+	var injected *domain.InjectedContext
+	if w.Recall != nil {
+		// A failed recall does not fail the answer: the agent answers without long-term
+		// memory, and the log says so.
+		if injected, err = w.Recall(ctx, c.AgentID, msg.Content); err != nil {
+			w.Log.Warn().Err(err).Str("agent_id", c.AgentID).Msg("memory recall failed; answering without long-term memory")
+			injected = nil
+		}
+	}
 	content, totals, err := Run(ctx, Turn{Agent: agent, Chat: c, Message: msg, Provider: provider, Tools: w.Tools,
-		Record: rec, OnText: onText, Cost: w.Cost})
+		Record: rec, OnText: onText, Cost: w.Cost, Context: injected})
 	var lerr *llm.Error
 	switch {
 	case errors.As(err, &lerr):

@@ -32,6 +32,9 @@ type TakeTurn struct {
 	Content        string `json:"content"`
 	// SeenPosts is how many posts of people the turn's prompt included.
 	SeenPosts int `json:"seen_posts"`
+	// Recalled is what recall added to the speaker's prompt, recorded with the turn. (Not
+	// "context": that is the envelope's audit context.)
+	Recalled *domain.InjectedContext `json:"recalled,omitempty"`
 }
 
 type PostToConversation struct {
@@ -83,7 +86,11 @@ func (c *Conversations) Start(ctx context.Context, cmd *StartConversation) (Resu
 
 func (c *Conversations) TakeTurn(ctx context.Context, cmd *TakeTurn) (Result, error) {
 	return execute(ctx, c.repo, conversationChange(cmd.ConversationID, cmd.Envelope), newConversation, func(agg *domain.Conversation) ([]domain.Event, error) {
-		return agg.TakeTurn(cmd.Number, cmd.SpeakerID, cmd.Content, cmd.SeenPosts)
+		events, err := agg.TakeTurn(cmd.Number, cmd.SpeakerID, cmd.Content, cmd.SeenPosts)
+		if err == nil && cmd.Recalled != nil {
+			events[0].(*domain.ConversationTurnTaken).Turn.Context = cmd.Recalled
+		}
+		return events, err
 	})
 }
 

@@ -1059,3 +1059,35 @@ func TestTokensAreStreamedWhileATurnIsWritten(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// TestRecalledContextReachesTheSpeakerAndIsRecorded: each speaker's prompt carries what recall
+// found for it, and the turn records it; a failing recall does not stop the conversation.
+func TestRecalledContextReachesTheSpeakerAndIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	fake := llmtest.NewOpenAI(t)
+	script(fake, "Ada remembers.", "Bob goes on.")
+	parts := h.openAIAgents("Ada", "Bob")
+	id := h.start(domain.ConversationSpec{Strategy: domain.RoundRobin, Participants: parts, MaxTurns: 2})
+	w := h.worker(fakes{openai: fake}.registry())
+	var asked []string
+	w.Recall = func(_ context.Context, agentID, text string) (*domain.InjectedContext, error) {
+		asked = append(asked, agentID)
+		if agentID == parts[1].AgentID {
+			return nil, errors.New("index unavailable")
+		}
+		return &domain.InjectedContext{Block: "What you remember: the release is on Friday.",
+			Items: []domain.ContextItem{{ID: "m1", Kind: "memory", Score: 0.8}}, Tokens: 12}, nil
+	}
+	h.mustWork(w, id)
+	conv, _ := h.load(id)
+	if len(conv.Turns) != 2 || len(asked) != 2 || asked[0] != parts[0].AgentID {
+		t.Fatalf("turns %d, recall asked for %v", len(conv.Turns), asked)
+	}
+	reqs := fake.Requests()
+	if !strings.Contains(systemText(reqs[0]), "the release is on Friday") || strings.Contains(systemText(reqs[1]), "Friday") {
+		t.Fatalf("system prompts:\n%s\n---\n%s", systemText(reqs[0]), systemText(reqs[1]))
+	}
+	if c := conv.Turns[0].Context; c == nil || len(c.Items) != 1 || c.Items[0].ID != "m1" || conv.Turns[1].Context != nil {
+		t.Fatalf("recorded context: %+v / %+v", conv.Turns[0].Context, conv.Turns[1].Context)
+	}
+}

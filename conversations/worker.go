@@ -30,6 +30,8 @@ type Worker struct {
 	Models chat.Models
 	Log    zerolog.Logger
 	Now    func() time.Time
+	// Recall, when set, gives each speaker its relevant long-term memory and knowledge.
+	Recall func(ctx context.Context, agentID, text string) (*domain.InjectedContext, error)
 }
 
 // Timeout covers a long conversation; its own time limit is checked between turns.
@@ -76,7 +78,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[commands.ConversationR
 				return end(domain.EndFailed, "choosing the next speaker: "+err.Error())
 			}
 		}
-		content, err := w.turn(ctx, conv, speaker)
+		content, injected, err := w.turn(ctx, conv, speaker)
 		var lerr *llm.Error
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -90,7 +92,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[commands.ConversationR
 		}
 		env.Context[livefeed.MetadataAgent] = speaker
 		_, err = w.Bus.Send(ctx, &commands.TakeTurn{Envelope: env, ConversationID: id, Number: len(conv.Turns) + 1,
-			SpeakerID: speaker, Content: content, SeenPosts: len(conv.Messages)})
+			SpeakerID: speaker, Content: content, SeenPosts: len(conv.Messages), Recalled: injected})
 		if err != nil && domain.ErrorCode(err) != domain.CodeConflict {
 			return err
 		}
@@ -98,20 +100,30 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[commands.ConversationR
 }
 
 // turn asks speaker's model for its contribution, streaming its tokens to the circle's feed.
-func (w *Worker) turn(ctx context.Context, conv *domain.Conversation, speaker string) (string, error) {
+func (w *Worker) turn(ctx context.Context, conv *domain.Conversation, speaker string) (string, *domain.InjectedContext, error) {
 	agent, err := w.Repo.LoadAgent(ctx, speaker)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !agent.Exists() {
-		return "", &llm.Error{Provider: "gathering", Kind: llm.ErrBadRequest, Message: "participant " + speaker + " was deleted"}
+		return "", nil, &llm.Error{Provider: "gathering", Kind: llm.ErrBadRequest, Message: "participant " + speaker + " was deleted"}
 	}
 	provider, err := w.Models.Get(string(agent.Spec.Provider))
 	if err != nil {
-		return "", &llm.Error{Provider: string(agent.Spec.Provider), Kind: llm.ErrBadRequest, Message: err.Error()}
+		return "", nil, &llm.Error{Provider: string(agent.Spec.Provider), Kind: llm.ErrBadRequest, Message: err.Error()}
+	}
+	system := chat.SystemPrompt(agent) + "\n\n" + briefing(conv)
+	var injected *domain.InjectedContext
+	if w.Recall != nil {
+		if injected, err = w.Recall(ctx, speaker, conv.Spec.Topic+"\n"+conv.LastText()); err != nil {
+			w.Log.Warn().Err(err).Str("agent_id", speaker).Msg("memory recall failed; the turn goes on without long-term memory")
+			injected = nil
+		} else if injected != nil {
+			system += "\n\n" + injected.Block
+		}
 	}
 	temp := agent.Spec.Personality.Temperature
-	req := llm.Request{Model: agent.Spec.Model, System: chat.SystemPrompt(agent) + "\n\n" + briefing(conv),
+	req := llm.Request{Model: agent.Spec.Model, System: system,
 		Messages: transcript(conv, speaker), Temperature: &temp, MaxTokens: agent.Spec.Personality.MaxTokens}
 	topics := []string{"conversations:" + conv.ID, "circles:" + conv.Spec.CircleID}
 	resp, err := provider.Stream(ctx, req, func(delta string) {
@@ -123,9 +135,9 @@ func (w *Worker) turn(ctx context.Context, conv *domain.Conversation, speaker st
 		}
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return resp.Content, nil
+	return resp.Content, injected, nil
 }
 
 // selectSpeaker asks the first participant's model who should speak next.

@@ -48,6 +48,24 @@ type ModelCall struct {
 	OutputTokens int             `json:"output_tokens"`
 	CostUSD      float64         `json:"cost_usd"`
 	LatencyMS    int64           `json:"latency_ms"`
+	// Context is the long-term memory and knowledge the turn's prompt was given (first call
+	// of a turn only), so what the agent knew is part of the record and replays exactly.
+	Context *InjectedContext `json:"context,omitempty"`
+}
+
+// InjectedContext is what recall added to a prompt: the text block and where it came from.
+type InjectedContext struct {
+	Block  string        `json:"block"`
+	Items  []ContextItem `json:"items"`
+	Tokens int           `json:"tokens"`
+}
+
+// ContextItem is one recalled memory or knowledge chunk.
+type ContextItem struct {
+	ID     string  `json:"id"`
+	Kind   string  `json:"kind"`
+	Source string  `json:"source,omitempty"`
+	Score  float64 `json:"score"`
 }
 
 // ToolCallRecord is one recorded tool call and its result.

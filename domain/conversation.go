@@ -69,6 +69,8 @@ type Turn struct {
 	Number    int    `json:"number"`
 	SpeakerID string `json:"speaker_id"`
 	Content   string `json:"content"`
+	// Context is the long-term memory and knowledge the speaker's prompt was given.
+	Context *InjectedContext `json:"context,omitempty"`
 }
 
 // HumanMessage is a person's post; it is taken into the next turn's prompt.
@@ -280,6 +282,10 @@ func (c *Conversation) lastSpeaker() string {
 	}
 	return c.Turns[len(c.Turns)-1].SpeakerID
 }
+
+// LastText is what the next speaker answers (a person's newest post, the last turn or the
+// opening prompt).
+func (c *Conversation) LastText() string { return c.lastText() }
 
 // lastText is what the next speaker answers: a person's post made after the last turn, or the
 // last turn.

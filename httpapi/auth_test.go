@@ -633,9 +633,9 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 	if r := s.do("GET", "/health/live", nil, "Origin", "https://evil.example.com"); r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("a foreign origin was allowed: %v", r.header)
 	}
-	// Over the 1 MiB limit the server answers 413 and closes; a client still sending may see
+	// Over the 3 MiB limit the server answers 413 and closes; a client still sending may see
 	// the reset instead. Either way nothing is appended and the server carries on.
-	big := strings.Repeat("x", 2<<20)
+	big := strings.Repeat("x", 4<<20)
 	req, _ := http.NewRequest("POST", s.base+"/agents", strings.NewReader(`{"name":"`+big+`"}`))
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	if res, err := http.DefaultClient.Do(req); err == nil {

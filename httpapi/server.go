@@ -24,6 +24,7 @@ import (
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/eventlog"
 	"github.com/gathering/gathering/livefeed"
+	"github.com/gathering/gathering/memory"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
 )
@@ -43,6 +44,11 @@ type Deps struct {
 	// conversations (one conversation's transcript is read from its stream).
 	CircleTasks   *projections.CircleTaskQueries
 	Conversations *projections.ConversationQueries
+	// MemorySearch recalls (pgvector or exact path), Embeddings embeds queries through the
+	// cache, MemoryItems reads single items, documents and counts.
+	MemorySearch memory.Searcher
+	Embeddings   *memory.Embeddings
+	MemoryItems  *memory.Items
 	// Repo reads aggregates straight from the log where no read model exists yet (tasks).
 	Repo     *commands.Repository
 	Waiter   *projections.Waiter
@@ -92,11 +98,13 @@ func New(d Deps) *Server {
 	s.app = fiber.New(fiber.Config{
 		AppName:               "gathering",
 		DisableStartupMessage: true,
-		BodyLimit:             1 << 20,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		ErrorHandler:          func(c *fiber.Ctx, err error) error { return writeError(c, err) },
+		// Room for a 2 MiB knowledge document with its JSON or multipart framing; every
+		// other body is bounded by its own fields' limits.
+		BodyLimit:    3 << 20,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorHandler: func(c *fiber.Ctx, err error) error { return writeError(c, err) },
 	})
 	s.app.Use(s.requestContext, s.refuseWhileDraining, helmet.New(helmet.Config{
 		// The dashboard is served from this origin and talks to it over fetch and WebSocket.
@@ -189,6 +197,16 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/conversations/:id", read, s.getConversation)
 	route(fiber.MethodPost, "/conversations/:id/messages", write, s.postToConversation)
 	route(fiber.MethodPost, "/conversations/:id/stop", write, s.stopConversation)
+
+	route(fiber.MethodPost, "/memory", write, s.remember)
+	route(fiber.MethodPost, "/memory/search", read, s.recall(nil))
+	route(fiber.MethodGet, "/memory/stats", read, s.memoryStats)
+	route(fiber.MethodGet, "/memory/:id", read, s.getMemory)
+	route(fiber.MethodDelete, "/memory/:id", write, s.forget)
+	route(fiber.MethodPost, "/knowledge", write, s.addKnowledge)
+	route(fiber.MethodGet, "/knowledge", read, s.listKnowledge)
+	route(fiber.MethodPost, "/knowledge/search", read, s.recall([]string{memory.KindKnowledge}))
+	route(fiber.MethodDelete, "/knowledge/:id", write, s.removeKnowledge)
 
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)

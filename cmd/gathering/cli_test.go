@@ -814,8 +814,8 @@ func TestOperatorTools(t *testing.T) {
 			name, _, _ := strings.Cut(l, ":")
 			replayed = append(replayed, name)
 		}
-		if strings.Join(replayed, " ") != "agents users audit chats circles projects circle_tasks conversations" {
-			t.Errorf("replay all: projections %q, want one line each for agents, users, audit, chats, circles, projects, circle_tasks, conversations:\n%s", replayed, outAll)
+		if strings.Join(replayed, " ") != "agents users audit chats circles projects circle_tasks conversations memory" {
+			t.Errorf("replay all: projections %q, want one line each for agents, users, audit, chats, circles, projects, circle_tasks, conversations, memory:\n%s", replayed, outAll)
 		}
 		if rows1 != "3" || sum1 == "" || sum1 != sum2 || sum1 != sumAll || rows2 != rows1 || rowsAll != rows1 {
 			t.Errorf("replay agents twice and all: rows %s/%s/%s, checksums %s/%s/%s; want 3 rows and one checksum",
@@ -825,7 +825,7 @@ func TestOperatorTools(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^PROJECTION\s+POSITION`).MatchString(status) {
 			t.Errorf("replay status has no header:\n%s", status)
 		}
-		for _, name := range []string{"agents", "users", "audit", "chats", "circles", "projects", "circle_tasks", "conversations"} {
+		for _, name := range []string{"agents", "users", "audit", "chats", "circles", "projects", "circle_tasks", "conversations", "memory"} {
 			if !regexp.MustCompile(`(?m)^` + name + `\s+[1-9]\d*\s`).MatchString(status) {
 				t.Errorf("replay status has no %s line with a position:\n%s", name, status)
 			}

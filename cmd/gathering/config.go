@@ -41,8 +41,10 @@ type config struct {
 	OllamaBaseURL                  string
 	LLMTimeout                     time.Duration
 	LLMMaxRetries                  int
-	ToolsAllowPrivateNetworks      bool
-	ChatTimeout                    time.Duration
+	// Embedder is the memory's embedding model, e.g. offline, openai:text-embedding-3-small.
+	Embedder                  string
+	ToolsAllowPrivateNetworks bool
+	ChatTimeout               time.Duration
 }
 
 func loadConfig() (config, error) {
@@ -108,6 +110,7 @@ func loadConfig() (config, error) {
 	c.OpenAIKey, c.OpenAIBaseURL = os.Getenv("OPENAI_API_KEY"), os.Getenv("OPENAI_BASE_URL")
 	c.AnthropicKey, c.AnthropicBaseURL = os.Getenv("ANTHROPIC_API_KEY"), os.Getenv("ANTHROPIC_BASE_URL")
 	c.OllamaBaseURL = os.Getenv("OLLAMA_BASE_URL")
+	c.Embedder = env("MEMORY_EMBEDDER", "offline")
 	if c.LLMTimeout, err = envDuration("LLM_TIMEOUT", 60*time.Second); err != nil {
 		return c, err
 	}

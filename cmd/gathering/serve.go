@@ -68,6 +68,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 		Admin: app.AdminBootstrap{Email: cfg.AdminEmail, Password: cfg.AdminPassword, PasswordHash: cfg.AdminPasswordHash},
 		LLM: llm.Config{OpenAIKey: cfg.OpenAIKey, OpenAIBaseURL: cfg.OpenAIBaseURL, AnthropicKey: cfg.AnthropicKey,
 			AnthropicBaseURL: cfg.AnthropicBaseURL, OllamaBaseURL: cfg.OllamaBaseURL, Timeout: cfg.LLMTimeout, MaxRetries: cfg.LLMMaxRetries},
+		Embedder:    cfg.Embedder,
 		Tools:       tools.Options{AllowPrivateNetworks: cfg.ToolsAllowPrivateNetworks},
 		ChatTimeout: cfg.ChatTimeout})
 	if err != nil {

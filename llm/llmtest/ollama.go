@@ -7,13 +7,17 @@ import (
 )
 
 // NewOllama starts a fake of Ollama's POST /api/chat (JSON, or NDJSON when "stream" is true or
-// absent, as in Ollama). It needs no key unless RequireKey sets one (a Bearer token, as
-// ollama.com takes). Point a provider at BaseURL().
+// absent, as in Ollama) and POST /api/embed. It needs no key unless RequireKey sets one (a
+// Bearer token, as ollama.com takes). Point a provider at BaseURL().
 func NewOllama(t testing.TB) *Server { return newServer(t, "ollama", "", serveOllama) }
 
 const ollamaCreatedAt = "2025-01-01T00:00:00.000000Z"
 
 func serveOllama(s *Server, w http.ResponseWriter, r *http.Request, rec Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/api/embed" {
+		serveOllamaEmbed(s, w, r, rec)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/api/chat" {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "404 page not found"})
 		return
@@ -38,14 +42,7 @@ func serveOllama(s *Server, w http.ResponseWriter, r *http.Request, rec Request)
 	}
 	if st.status > 0 {
 		setRetryAfter(w, st)
-		switch {
-		case st.status == http.StatusNotFound:
-			writeJSON(w, st.status, map[string]any{"error": fmt.Sprintf("model %q not found, try pulling it first", model)})
-		case st.status >= 500:
-			writeJSON(w, st.status, map[string]any{"error": "llama runner process has terminated"})
-		default:
-			writeJSON(w, st.status, map[string]any{"error": fmt.Sprintf("scripted failure %d", st.status)})
-		}
+		ollamaFailure(w, st.status, model)
 		return
 	}
 
@@ -89,4 +86,18 @@ func serveOllama(s *Server, w http.ResponseWriter, r *http.Request, rec Request)
 	}
 	final["message"] = map[string]any{"role": "assistant", "content": ""}
 	line(final)
+}
+
+// ollamaFailure answers a scripted failure with status.
+func ollamaFailure(w http.ResponseWriter, status int, model string) {
+	switch {
+	case status == http.StatusUnauthorized:
+		writeJSON(w, status, map[string]any{"error": "unauthorized"})
+	case status == http.StatusNotFound:
+		writeJSON(w, status, map[string]any{"error": fmt.Sprintf("model %q not found, try pulling it first", model)})
+	case status >= 500:
+		writeJSON(w, status, map[string]any{"error": "llama runner process has terminated"})
+	default:
+		writeJSON(w, status, map[string]any{"error": fmt.Sprintf("scripted failure %d", status)})
+	}
 }

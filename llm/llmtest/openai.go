@@ -7,13 +7,18 @@ import (
 	"testing"
 )
 
-// NewOpenAI starts a fake of OpenAI's Chat Completions API (POST /v1/chat/completions) that
-// accepts "Authorization: Bearer " + Key. Point a provider at BaseURL().
+// NewOpenAI starts a fake of OpenAI's Chat Completions API (POST /v1/chat/completions) and
+// Embeddings API (POST /v1/embeddings) that accepts "Authorization: Bearer " + Key. Point a
+// provider at BaseURL().
 func NewOpenAI(t testing.TB) *Server { return newServer(t, "openai", Key, serveOpenAI) }
 
 const openAICreated = 1_700_000_000
 
 func serveOpenAI(s *Server, w http.ResponseWriter, r *http.Request, rec Request) {
+	if r.Method == http.MethodPost && strings.TrimPrefix(r.URL.Path, "/v1") == "/embeddings" {
+		serveOpenAIEmbeddings(s, w, r, rec)
+		return
+	}
 	if r.Method != http.MethodPost || strings.TrimPrefix(r.URL.Path, "/v1") != "/chat/completions" {
 		openAIError(w, http.StatusNotFound, "invalid_request_error", "unknown_url", "Invalid URL ("+r.Method+" "+r.URL.Path+")")
 		return
@@ -34,14 +39,7 @@ func serveOpenAI(s *Server, w http.ResponseWriter, r *http.Request, rec Request)
 	}
 	if st.status > 0 {
 		setRetryAfter(w, st)
-		switch {
-		case st.status == http.StatusTooManyRequests:
-			openAIError(w, st.status, "requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again in 1s.")
-		case st.status >= 500:
-			openAIError(w, st.status, "server_error", "", "The server had an error while processing your request. Sorry about that!")
-		default:
-			openAIError(w, st.status, "invalid_request_error", "", fmt.Sprintf("scripted failure %d", st.status))
-		}
+		openAIFailure(w, st.status)
 		return
 	}
 
@@ -119,6 +117,21 @@ func serveOpenAI(s *Server, w http.ResponseWriter, r *http.Request, rec Request)
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	flush(w)
+}
+
+// openAIFailure answers a scripted failure with status.
+func openAIFailure(w http.ResponseWriter, status int) {
+	switch {
+	case status == http.StatusUnauthorized:
+		openAIError(w, status, "invalid_request_error", "invalid_api_key",
+			"Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.")
+	case status == http.StatusTooManyRequests:
+		openAIError(w, status, "requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again in 1s.")
+	case status >= 500:
+		openAIError(w, status, "server_error", "", "The server had an error while processing your request. Sorry about that!")
+	default:
+		openAIError(w, status, "invalid_request_error", "", fmt.Sprintf("scripted failure %d", status))
+	}
 }
 
 func openAIError(w http.ResponseWriter, status int, typ, code, msg string) {

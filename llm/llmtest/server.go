@@ -2,6 +2,12 @@
 // 127.0.0.1 that speak each provider's documented wire format, streaming included. A test
 // scripts the answers (Reply, CallTool, Fail), points a provider at URL, and asserts on the
 // requests the fake recorded.
+//
+// The OpenAI and Ollama fakes also answer embedding requests (POST /v1/embeddings, POST
+// /api/embed), apart from the script: their vectors are the offline embedder's
+// (llm.NewOfflineEmbedder) at the requested dimension, so they are deterministic and similar
+// texts get similar vectors. FailEmbeddings, EmbedCalls and EmbeddedTexts script and observe
+// them.
 package llmtest
 
 import (
@@ -71,6 +77,12 @@ type Server struct {
 	key      string
 	script   []step
 	requests []Request
+
+	// Embedding requests are answered apart from the chat script.
+	embedFails    []int
+	embedDim      int
+	embedCalls    int
+	embeddedTexts int
 }
 
 func newServer(t testing.TB, flavour, key string, h func(*Server, http.ResponseWriter, *http.Request, Request)) *Server {
@@ -145,6 +157,70 @@ func (s *Server) next() (step, bool) {
 	st := s.script[0]
 	s.script = s.script[1:]
 	return st, true
+}
+
+// FailEmbeddings queues a failure: the next well-formed, authorized embedding request is
+// answered with status in the provider's documented error shape. Failures queue up
+// (FailEmbeddings(500).FailEmbeddings(500) fails two requests). Embedding requests never
+// consume the chat script, and Fail never applies to them.
+func (s *Server) FailEmbeddings(status int) *Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedFails = append(s.embedFails, status)
+	return s
+}
+
+// EmbeddingDimension sets the length of the vectors the fake returns when the request does not
+// ask for one: always for Ollama (default 768), and for OpenAI models other than
+// text-embedding-3-small, text-embedding-3-large and text-embedding-ada-002 (default 1536).
+func (s *Server) EmbeddingDimension(dim int) *Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedDim = dim
+	return s
+}
+
+// EmbedCalls is the number of embedding requests answered with vectors (failed ones are only in
+// Requests).
+func (s *Server) EmbedCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.embedCalls
+}
+
+// EmbeddedTexts is the number of texts embedded by the requests EmbedCalls counts.
+func (s *Server) EmbeddedTexts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.embeddedTexts
+}
+
+// nextEmbedFailure takes the next status queued by FailEmbeddings (0: none).
+func (s *Server) nextEmbedFailure() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.embedFails) == 0 {
+		return 0
+	}
+	st := s.embedFails[0]
+	s.embedFails = s.embedFails[1:]
+	return st
+}
+
+func (s *Server) embedDimension(def int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.embedDim > 0 {
+		return s.embedDim
+	}
+	return def
+}
+
+func (s *Server) countEmbedding(texts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedCalls++
+	s.embeddedTexts += texts
 }
 
 // Pending is the number of scripted answers not yet consumed.

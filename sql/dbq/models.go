@@ -177,6 +177,14 @@ type Conversation struct {
 	LastPosition int64
 }
 
+type EmbeddingCache struct {
+	Model       string
+	ContentHash string
+	Dim         int32
+	Embedding   []float32
+	CreatedAt   time.Time
+}
+
 type EventlogConsumerOffset struct {
 	ConsumerGroup              string
 	OffsetAcked                int64
@@ -213,6 +221,43 @@ type IdempotencyKey struct {
 	ResponseStatus sql.NullInt32
 	ResponseBody   []byte
 	CreatedAt      time.Time
+}
+
+type KnowledgeDocument struct {
+	ID           uuid.UUID
+	Title        string
+	Format       string
+	Scope        string
+	ScopeID      string
+	Owner        string
+	Chunks       int32
+	Bytes        int32
+	CreatedAt    time.Time
+	LastPosition int64
+}
+
+type MemoryItem struct {
+	ID             uuid.UUID
+	Kind           string
+	Scope          string
+	ScopeID        string
+	Owner          string
+	AgentID        uuid.NullUUID
+	DocumentID     uuid.NullUUID
+	ChunkIndex     int32
+	Source         string
+	Content        string
+	ContentHash    string
+	Tags           []string
+	Importance     float32
+	ExpiresAt      sql.NullTime
+	EmbeddingModel string
+	EmbeddingDim   int32
+	Embedding      []float32
+	SearchText     interface{}
+	CreatedAt      time.Time
+	Version        int64
+	LastPosition   int64
 }
 
 type Project struct {

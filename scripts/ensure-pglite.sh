@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Make sure the PGlite test harness (internal/pglite) has its npm packages: PGlite, its pgvector
+# extension and pglite-socket, at the versions pinned in internal/pglite/package-lock.json.
+#
+# Idempotent: runs `npm ci` only when node_modules is missing or was installed from another
+# lock file (the lock's sha256 is kept in node_modules/.gathering-lock-hash). Concurrent runs
+# (test packages started in parallel) wait for each other on a lock file.
+#
+# Needs node (v20 or newer) and npm; on Debian: apt-get install nodejs npm.
+# Progress goes to stderr; the last line on stdout is the harness directory.
+set -euo pipefail
+
+log() { echo "ensure-pglite: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+dir="$(cd "$(dirname "$0")/../internal/pglite" && pwd)"
+
+command -v node >/dev/null 2>&1 || die "node is not installed (the PGlite tests need node 20 or newer and npm: apt-get install nodejs npm)"
+command -v npm >/dev/null 2>&1 || die "npm is not installed (apt-get install npm)"
+major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$major" -ge 20 ] || die "node $(node --version) is too old: PGlite needs node 20 or newer"
+
+want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+stamp="$dir/node_modules/.gathering-lock-hash"
+
+# The lock file itself is the lock (npm ci empties node_modules, so nothing in there can be).
+exec 9<"$dir/package-lock.json"
+flock 9
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+	echo "$dir"
+	exit 0
+fi
+log "installing the PGlite harness packages (npm ci in $dir)"
+(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed in $dir"
+echo "$want" >"$stamp"
+echo "$dir"
