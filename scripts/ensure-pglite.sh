@@ -15,6 +15,13 @@ die() { log "error: $*"; exit 1; }
 
 dir="$(cd "$(dirname "$0")/../internal/pglite" && pwd)"
 
+# On a fresh Debian machine, install node and npm from the distribution when we may.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+		log "installing nodejs and npm with apt-get"
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >&2 || die "apt-get install nodejs npm failed"
+	fi
+fi
 command -v node >/dev/null 2>&1 || die "node is not installed (the PGlite tests need node 20 or newer and npm: apt-get install nodejs npm)"
 command -v npm >/dev/null 2>&1 || die "npm is not installed (apt-get install npm)"
 major="$(node -p 'process.versions.node.split(".")[0]')"
