@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +22,16 @@ import (
 	"github.com/gathering/gathering/sql/migrations"
 )
 
+// memoryItems is 100,000; BENCH_MEMORY_ITEMS overrides it for a quick check of the benchmark
+// itself (the recorded figures are at 100,000).
+var memoryItems = func() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_MEMORY_ITEMS")); err == nil && n > 0 {
+		return n
+	}
+	return 100000
+}()
+
 const (
-	memoryItems     = 100000
 	memoryDim       = 384
 	memoryQueries   = 200
 	memoryK         = 10

@@ -198,6 +198,11 @@ func TestCrashBetweenWriteAndAckAppliesOnce(t *testing.T) {
 		t.Fatalf("after the crash the counter is %d over %d distinct events", n, distinct)
 	}
 
+	// A real crash takes the process's connection pool with it; here the pool lives on and may
+	// hold the killed session, so drop its idle connections as the restart would.
+	e.db.SQL.SetMaxIdleConns(0)
+	e.db.SQL.SetMaxIdleConns(2)
+
 	restarted, err := projections.NewRunner(e.store, e.notifier, zerolog.Nop(), counter{})
 	if err != nil {
 		t.Fatal(err)
