@@ -289,3 +289,14 @@ func TestPipelineEventsRoundTripThroughARegistry(t *testing.T) {
 		}
 	}
 }
+
+func TestPipelineStreamsAndFieldPaths(t *testing.T) {
+	if PipelineStreamID("x") != "pipeline-x" || PipelineRunStreamID("y") != "pipeline_run-y" {
+		t.Fatal("stream ids")
+	}
+	for sub, want := range map[string]string{"": "c", "a": "c.a", ".a": "c.a", "[0]": "c[0]", "a[1].b": "c.a[1].b"} {
+		if got := joinFieldPath("c", sub); got != want {
+			t.Errorf("%q: %q, want %q", sub, got, want)
+		}
+	}
+}

@@ -67,8 +67,10 @@ func (b Backoff) Delay(attempt int) time.Duration {
 	if !(f >= 0) { // NaN or negative
 		f = 0
 	}
-	if f >= 1 {
+	// Scaled to ceiling+1 and floored, so the ceiling itself can be drawn.
+	d := f * (float64(ceiling) + 1)
+	if d >= float64(ceiling) {
 		return ceiling
 	}
-	return time.Duration(f * float64(ceiling+1)) // +1 so the ceiling itself can be drawn
+	return time.Duration(d)
 }

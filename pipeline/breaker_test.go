@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +73,9 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	}
 
 	oe := refused(t, b)
+	if oe.Error() != "circuit breaker is open after repeated failures; next trial in 10s" {
+		t.Fatalf("message: %q", oe.Error())
+	}
 	if oe.State != BreakerOpen || oe.RetryAfter != 10*time.Second || !Retryable(oe) {
 		t.Fatalf("refusal: %+v", oe)
 	}
@@ -89,7 +93,7 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 		t.Fatal("the first call when half-open is the trial")
 	}
 	// Only one trial at a time.
-	if oe := refused(t, b); oe.State != BreakerHalfOpen || oe.RetryAfter != 10*time.Second {
+	if oe := refused(t, b); oe.State != BreakerHalfOpen || oe.RetryAfter != 10*time.Second || !strings.Contains(oe.Error(), "half-open") {
 		t.Fatalf("second call during the trial: %+v", oe)
 	}
 	trial.Success()

@@ -28,7 +28,7 @@ import (
 // that is not there (a missing key, an index out of range, a field of a number) is null.
 // == and != compare any two values, deeply (1 == 1.0; "1" != 1). < <= > >= compare two numbers
 // or two strings and are an error otherwise. && || and ! take booleans only and short-circuit.
-// An expression is at most MaxExprLen bytes and nests at most MaxExprDepth levels.
+// An expression is at most MaxExprLen characters and nests at most MaxExprDepth levels.
 const (
 	MaxExprLen   = 500
 	MaxExprDepth = 32
@@ -57,11 +57,14 @@ func (e *Expr) String() string { return e.src }
 
 // ParseExpr parses src.
 func ParseExpr(src string) (*Expr, error) {
-	if len(src) > MaxExprLen {
-		return nil, &ExprError{Pos: 1, Msg: fmt.Sprintf("the expression is %d bytes long; at most %d are allowed", len(src), MaxExprLen)}
+	if len(src) > utf8.UTFMax*MaxExprLen {
+		return nil, &ExprError{Pos: 1, Msg: fmt.Sprintf("the expression is %d bytes long; at most %d characters are allowed", len(src), MaxExprLen)}
 	}
 	if !utf8.ValidString(src) {
 		return nil, &ExprError{Pos: 1, Msg: "the expression is not valid UTF-8"}
+	}
+	if n := utf8.RuneCountInString(src); n > MaxExprLen {
+		return nil, &ExprError{Pos: 1, Msg: fmt.Sprintf("the expression is %d characters long; at most %d are allowed", n, MaxExprLen)}
 	}
 	p := &parser{lx: lexer{src: src}}
 	if err := p.advance(); err != nil {

@@ -139,8 +139,15 @@ func TestExprParseErrorsNameThePosition(t *testing.T) {
 
 func TestExprIsBounded(t *testing.T) {
 	long := "output.a == " + strings.Repeat("1", MaxExprLen)
-	if _, err := ParseExpr(long); err == nil || !strings.Contains(err.Error(), "at most 500") {
+	if _, err := ParseExpr(long); err == nil || err.Error() != "at position 1: the expression is 512 characters long; at most 500 are allowed" {
 		t.Fatalf("long: %v", err)
+	}
+	// The bound is in characters, as the domain's: 480 two-byte characters fit.
+	if _, err := ParseExpr(`output.s == "` + strings.Repeat("é", 480) + `"`); err != nil {
+		t.Fatalf("non-ASCII: %v", err)
+	}
+	if _, err := ParseExpr(strings.Repeat("é", 5*MaxExprLen)); err == nil || !strings.Contains(err.Error(), "bytes long") {
+		t.Fatalf("huge: %v", err)
 	}
 	if _, err := ParseExpr(strings.Repeat("(", MaxExprDepth) + "true" + strings.Repeat(")", MaxExprDepth)); err != nil {
 		t.Fatalf("%d levels are allowed: %v", MaxExprDepth, err)
