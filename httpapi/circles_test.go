@@ -68,7 +68,11 @@ func TestCirclesLifecycleAndMembers(t *testing.T) {
 		len(circle.Members[0].Competencies) != 2 || circle.Members[0].Role != "specialist" {
 		t.Fatalf("add member: %d %s", r.status, r.body)
 	}
-	if m := read(t, feed); m.Type != "circle.member_added" {
+	m := read(t, feed)
+	if m.Type == "circle.created" { // still on its way when the feed was dialled
+		m = read(t, feed)
+	}
+	if m.Type != "circle.member_added" {
 		t.Fatalf("feed: %+v", m)
 	}
 	for _, step := range []struct{ action, status string }{{"start", "running"}, {"stop", "stopped"}, {"start", "running"}} {
