@@ -44,7 +44,7 @@ sqlc-check:
 
 bench:
 	@scripts/ensure-postgres.sh
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/ | tee bench/last-run.txt
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./bench/ | tee bench/last-run.txt
 
 clean:
 	rm -rf bin
