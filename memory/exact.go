@@ -53,28 +53,7 @@ func (e *Exact) Search(ctx context.Context, q Query) ([]Hit, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	var vec, text []Hit
-	if p.Mode != ModeText {
-		if vec, err = e.nearest(ctx, conn, tx, p); err != nil {
-			return nil, err
-		}
-	}
-	if p.Mode != ModeVector {
-		if text, err = searchText(ctx, tx, p, e.opts); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("memory: %w", err)
-	}
-	switch p.Mode {
-	case ModeVector:
-		return finishVector(p, vec), nil
-	case ModeText:
-		return text, nil
-	default:
-		return fuse(p, vec, text), nil
-	}
+	return runModes(ctx, tx, p, e.opts, func() ([]Hit, error) { return e.nearest(ctx, conn, tx, p) })
 }
 
 // nearest returns the p.n most similar visible items, with Similarity set.

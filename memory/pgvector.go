@@ -212,28 +212,7 @@ func (s *PGVector) Search(ctx context.Context, q Query) ([]Hit, error) {
 		return nil, fmt.Errorf("memory: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var vec, text []Hit
-	if p.Mode != ModeText {
-		if vec, err = s.nearest(ctx, tx, p); err != nil {
-			return nil, err
-		}
-	}
-	if p.Mode != ModeVector {
-		if text, err = searchText(ctx, tx, p, s.opts); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("memory: %w", err)
-	}
-	switch p.Mode {
-	case ModeVector:
-		return finishVector(p, vec), nil
-	case ModeText:
-		return text, nil
-	default:
-		return fuse(p, vec, text), nil
-	}
+	return runModes(ctx, tx, p, s.opts, func() ([]Hit, error) { return s.nearest(ctx, tx, p) })
 }
 
 // efSearch is the HNSW candidate list size for n results.

@@ -245,6 +245,35 @@ LIMIT ` + strconv.Itoa(p.n)
 }
 
 // searchText returns the text-ranked hits, best first, with Score and TextRank set.
+// runModes runs the vector half (nearest) and the text half of a recall in tx, as the mode asks,
+// commits the read-only transaction and combines the halves: both paths share everything but
+// the nearest-neighbour search.
+func runModes(ctx context.Context, tx *sql.Tx, p plan, o execOpts, nearest func() ([]Hit, error)) ([]Hit, error) {
+	var vec, text []Hit
+	var err error
+	if p.Mode != ModeText {
+		if vec, err = nearest(); err != nil {
+			return nil, err
+		}
+	}
+	if p.Mode != ModeVector {
+		if text, err = searchText(ctx, tx, p, o); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
+	}
+	switch p.Mode {
+	case ModeVector:
+		return finishVector(p, vec), nil
+	case ModeText:
+		return text, nil
+	default:
+		return fuse(p, vec, text), nil
+	}
+}
+
 func searchText(ctx context.Context, db queryer, p plan, o execOpts) ([]Hit, error) {
 	q, a := textSQL(p)
 	rows, err := db.QueryContext(ctx, q, o.with(a)...)
