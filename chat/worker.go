@@ -103,7 +103,9 @@ func (w *Worker) answer(ctx context.Context, c *domain.Chat, msg domain.ChatMess
 		}
 	}
 	var injected *domain.InjectedContext
-	if w.Recall != nil {
+	// A resumed turn reuses the context its first recorded call had (see Run): no recall.
+	resumed := c.Pending != nil && c.Pending.MessageID == msg.ID && len(c.Pending.Calls) > 0
+	if w.Recall != nil && !resumed {
 		// A failed recall does not fail the answer: the agent answers without long-term
 		// memory, and the log says so.
 		if injected, err = w.Recall(ctx, c.AgentID, msg.Content); err != nil {

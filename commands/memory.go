@@ -102,6 +102,9 @@ func (m *Memories) embedJob(kind, id string) func(ctx context.Context, tx *sql.T
 	}
 }
 
+var errNoSuchAgent = &domain.Error{Code: domain.CodeInvalid, Message: "agent_id: no such agent",
+	Fields: []domain.FieldError{{Field: "agent_id", Message: "no such agent"}}}
+
 // authorizeScope checks that actor may put things in scope scopeID (and write as agentID):
 // the scope's agent, circle, conversation or project must be the actor's (or the actor an
 // admin). Unknown ids are a field error.
@@ -118,14 +121,14 @@ func (m *Memories) authorizeScope(ctx context.Context, actor domain.Actor, scope
 	}
 	if agentID != "" {
 		if _, err := uuid.Parse(agentID); err != nil {
-			return &domain.Error{Code: domain.CodeInvalid, Message: "agent_id: no such agent", Fields: []domain.FieldError{{Field: "agent_id", Message: "no such agent"}}}
+			return errNoSuchAgent
 		}
 		a, err := m.repo.LoadAgent(ctx, agentID)
 		if err != nil {
 			return err
 		}
 		if !a.Exists() {
-			return &domain.Error{Code: domain.CodeInvalid, Message: "agent_id: no such agent", Fields: []domain.FieldError{{Field: "agent_id", Message: "no such agent"}}}
+			return errNoSuchAgent
 		}
 		if !a.AccessibleBy(actor) {
 			return domain.Errorf(domain.CodeForbidden, "this agent is not yours")
@@ -189,7 +192,7 @@ func (m *Memories) Remember(ctx context.Context, cmd *Remember) (Result, error) 
 }
 
 func (m *Memories) Forget(ctx context.Context, cmd *Forget) (Result, error) {
-	mem, err := m.LoadMemory(ctx, cmd.MemoryID)
+	mem, err := m.repo.LoadMemory(ctx, cmd.MemoryID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -232,11 +235,6 @@ func (m *Memories) RemoveKnowledge(ctx context.Context, cmd *RemoveKnowledge) (R
 		newKnowledge, func(agg *domain.Knowledge) ([]domain.Event, error) {
 			return agg.Remove(cmd.actor())
 		})
-}
-
-// LoadMemory rebuilds a memory from its stream.
-func (m *Memories) LoadMemory(ctx context.Context, id string) (*domain.Memory, error) {
-	return m.repo.LoadMemory(ctx, id)
 }
 
 // LoadMemory rebuilds a memory from its stream.

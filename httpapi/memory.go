@@ -230,18 +230,12 @@ func (s *Server) addKnowledge(c *fiber.Ctx) error {
 	if err := s.waitFor(c, "memory", res); err != nil {
 		return err
 	}
-	p, _ := principal(c)
-	docs, err := s.deps.MemoryItems.Documents(c.UserContext(), p.UserID, "", 500)
+	d, err := s.deps.MemoryItems.Document(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
-	for _, d := range docs {
-		if d.ID == id {
-			c.Set(fiber.HeaderLocation, "/knowledge/"+id)
-			return c.Status(http.StatusCreated).JSON(d)
-		}
-	}
-	return domain.Errorf(domain.CodeInternal, "document %s not found after it was added", id)
+	c.Set(fiber.HeaderLocation, "/knowledge/"+id)
+	return c.Status(http.StatusCreated).JSON(d)
 }
 
 func (s *Server) listKnowledge(c *fiber.Ctx) error {

@@ -74,10 +74,30 @@ func (it *Items) Documents(ctx context.Context, owner, scope string, limit int) 
 	}
 	out := make([]Document, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Document{ID: r.ID.String(), Title: r.Title, Format: r.Format, Scope: r.Scope, ScopeID: r.ScopeID, Owner: r.Owner,
-			Chunks: int(r.Chunks), Bytes: int(r.Bytes), CreatedAt: r.CreatedAt.UTC()})
+		out = append(out, documentView(r))
 	}
 	return out, nil
+}
+
+// Document returns one knowledge document.
+func (it *Items) Document(ctx context.Context, id string) (Document, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return Document{}, domain.Errorf(domain.CodeNotFound, "document %s not found", id)
+	}
+	r, err := it.q.GetKnowledgeDocument(ctx, it.db, u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Document{}, domain.Errorf(domain.CodeNotFound, "document %s not found", id)
+	}
+	if err != nil {
+		return Document{}, err
+	}
+	return documentView(r), nil
+}
+
+func documentView(r dbq.KnowledgeDocument) Document {
+	return Document{ID: r.ID.String(), Title: r.Title, Format: r.Format, Scope: r.Scope, ScopeID: r.ScopeID, Owner: r.Owner,
+		Chunks: int(r.Chunks), Bytes: int(r.Bytes), CreatedAt: r.CreatedAt.UTC()}
 }
 
 // Count is how many items of a kind and scope one model embedded (model "" : not yet).

@@ -79,6 +79,28 @@ func (q *Queries) DeleteMemoryItem(ctx context.Context, db DBTX, id uuid.UUID) e
 	return err
 }
 
+const getKnowledgeDocument = `-- name: GetKnowledgeDocument :one
+SELECT id, title, format, scope, scope_id, owner, chunks, bytes, created_at, last_position FROM knowledge_documents WHERE id = $1
+`
+
+func (q *Queries) GetKnowledgeDocument(ctx context.Context, db DBTX, id uuid.UUID) (KnowledgeDocument, error) {
+	row := db.QueryRowContext(ctx, getKnowledgeDocument, id)
+	var i KnowledgeDocument
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Format,
+		&i.Scope,
+		&i.ScopeID,
+		&i.Owner,
+		&i.Chunks,
+		&i.Bytes,
+		&i.CreatedAt,
+		&i.LastPosition,
+	)
+	return i, err
+}
+
 const getMemoryItem = `-- name: GetMemoryItem :one
 SELECT id, kind, scope, scope_id, owner, agent_id, document_id, chunk_index, source, content, tags, importance, expires_at,
     embedding_model, embedding_dim, created_at

@@ -73,3 +73,6 @@ SELECT (SELECT count(*) FROM memory_items) AS row_count,
        md5(coalesce((SELECT string_agg(concat_ws('|', id::text, kind, scope, scope_id, owner, content_hash, array_to_string(tags, ','),
                 importance::text, embedding_model, embedding_dim::text, md5(coalesce(embedding::text, ''))), E'\n' ORDER BY id) FROM memory_items), '') ||
            coalesce((SELECT string_agg(concat_ws('|', id::text, title, chunks::text), E'\n' ORDER BY id) FROM knowledge_documents), ''))::text AS checksum;
+
+-- name: GetKnowledgeDocument :one
+SELECT * FROM knowledge_documents WHERE id = sqlc.arg(id);
