@@ -27,6 +27,8 @@ import (
 	"github.com/gathering/gathering/livefeed"
 	"github.com/gathering/gathering/llm"
 	"github.com/gathering/gathering/memory"
+	"github.com/gathering/gathering/pipeline"
+	"github.com/gathering/gathering/pipeline/executor"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
 	"github.com/gathering/gathering/tasks"
@@ -99,6 +101,8 @@ type App struct {
 	Repo      *commands.Repository
 	Users     *projections.UserQueries
 	Waiter    *projections.Waiter
+	// Pipelines executes pipeline runs; its breakers are this instance's.
+	Pipelines *executor.Executor
 }
 
 // bootstrapAdmin creates the configured administrator once; an existing account with that
@@ -191,6 +195,12 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	river.AddWorker(workers, &tasks.Worker{Repo: repo, Bus: a.Bus, Models: models, Tools: toolbox, Cost: cost,
 		Log: o.Logger.With().Str("component", "tasks").Logger()})
 	river.AddWorker(workers, &memory.EmbedWorker{Repo: repo, Bus: a.Bus, Embeddings: embeddings})
+	// Pipeline actions reach URLs their authors chose: the same private-address guard as the
+	// http_get tool, under the same setting.
+	a.Pipelines = &executor.Executor{Repo: repo, Bus: a.Bus, DB: db.SQL, Models: models,
+		HTTP: tools.GuardedClient(30*time.Second, o.Tools.AllowPrivateNetworks), Breakers: pipeline.NewBreakers(nil),
+		Log: o.Logger.With().Str("component", "pipelines").Logger()}
+	a.Pipelines.Workers(workers)
 	if a.Jobs, err = jobs.New(db, workers, jobs.Options{}); err != nil {
 		return fail(err)
 	}
@@ -201,6 +211,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterConversations(a.Bus, repo, a.Jobs)
 	commands.RegisterCircleTasks(a.Bus, repo)
 	commands.RegisterMemories(a.Bus, repo, a.Jobs)
+	commands.RegisterPipelines(a.Bus, repo, a.Jobs)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)

@@ -90,7 +90,10 @@ func (s PipelineNodeStatus) Settled() bool {
 type PipelineNodeState struct {
 	Status PipelineNodeStatus
 	// Attempt is the latest attempt started (0 before the first).
-	Attempt    int
+	Attempt int
+	// Input and StartedAt are those of the latest attempt.
+	Input      json.RawMessage
+	StartedAt  time.Time
 	Output     json.RawMessage
 	TakenEdges map[string]bool // by target node id
 	DurationMS int64
@@ -149,7 +152,7 @@ func (r *PipelineRun) Apply(e Event) {
 		}
 	case *PipelineNodeStarted:
 		if n := r.Nodes[ev.Node]; n != nil {
-			n.Status, n.Attempt, n.BackoffMS = PipelineNodeStatusRunning, ev.Attempt, 0
+			n.Status, n.Attempt, n.BackoffMS, n.Input, n.StartedAt = PipelineNodeStatusRunning, ev.Attempt, 0, ev.Input, ev.At
 		}
 	case *PipelineNodeCompleted:
 		if n := r.Nodes[ev.Node]; n != nil {
@@ -461,7 +464,9 @@ func (r *PipelineRun) node(id string) (*PipelineNodeState, error) {
 // from 1, one more after each retryable failure. Starting the attempt already in progress
 // records nothing and succeeds: a job that died mid-attempt and is run again redoes that
 // attempt (unless the run is cancelling: the job should then record the attempt as failed).
-func (r *PipelineRun) StartNode(id string, attempt int) ([]Event, error) {
+// The event records the node's input and now, so a run's history shows what each attempt was
+// given and when it began (a delay node counts its wait from there).
+func (r *PipelineRun) StartNode(id string, attempt int, now time.Time) ([]Event, error) {
 	n, err := r.node(id)
 	if err != nil {
 		return nil, err
@@ -494,7 +499,11 @@ func (r *PipelineRun) StartNode(id string, attempt int) ([]Event, error) {
 			return nil, Errorf(CodeConflict, "node %s will be skipped: %s", id, why)
 		}
 	}
-	return []Event{&PipelineNodeStarted{Node: id, Type: r.byID[id].Type, Attempt: attempt}}, nil
+	input, err := r.NodeInput(id)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{&PipelineNodeStarted{Node: id, Type: r.byID[id].Type, Attempt: attempt, Input: input, At: now.UTC()}}, nil
 }
 
 // CompleteNode records that attempt of node id succeeded with output (any JSON; empty means
@@ -688,9 +697,11 @@ type PipelineRunTimedOut struct {
 func (*PipelineRunTimedOut) EventType() string { return EventPipelineRunTimedOut }
 
 type PipelineNodeStarted struct {
-	Node    string `json:"node"`
-	Type    string `json:"type"`
-	Attempt int    `json:"attempt"`
+	Node    string          `json:"node"`
+	Type    string          `json:"type"`
+	Attempt int             `json:"attempt"`
+	Input   json.RawMessage `json:"input,omitempty"`
+	At      time.Time       `json:"at"`
 }
 
 func (*PipelineNodeStarted) EventType() string { return EventPipelineNodeStarted }

@@ -47,7 +47,7 @@ func (h *pipeRunHarness) must(events []Event, err error) []Event {
 
 func (h *pipeRunHarness) start(id string, attempt int) {
 	h.t.Helper()
-	h.must(h.run.StartNode(id, attempt))
+	h.must(h.run.StartNode(id, attempt, time.Now()))
 }
 
 // complete finishes attempt 1 (or the running attempt) of id with output, taking every
@@ -145,7 +145,7 @@ func TestRunIndependentBranchesAreReadyTogetherAndMergeWaits(t *testing.T) {
 	h.ready()
 	h.complete("a", `"from a"`)
 	h.ready() // the merge waits for b, still running
-	if _, err := h.run.StartNode("m", 1); ErrorCode(err) != CodeConflict || !strings.Contains(err.Error(), "waiting for its inputs") {
+	if _, err := h.run.StartNode("m", 1, time.Now()); ErrorCode(err) != CodeConflict || !strings.Contains(err.Error(), "waiting for its inputs") {
 		t.Fatalf("merge started early: %v", err)
 	}
 	h.complete("b", `"from b"`)
@@ -167,7 +167,7 @@ func TestRunIndependentBranchesAreReadyTogetherAndMergeWaits(t *testing.T) {
 	if h.run.Status != PipelineRunStatusCompleted || string(h.run.Outputs["out"]) != `{"sent":true}` || len(h.run.Outputs) != 1 {
 		t.Fatalf("run: %s %v", h.run.Status, h.run.Outputs)
 	}
-	if _, err := h.run.StartNode("a", 2); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("a", 2, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("start in a finished run: %v", err)
 	}
 }
@@ -228,7 +228,7 @@ func TestRunSkipPropagatesThroughChains(t *testing.T) {
 	}
 	h.status("j", PipelineNodeStatusPending) // d may still feed it
 	h.ready("d")
-	if _, err := h.run.StartNode("b", 1); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("b", 1, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("start a skipped node: %v", err)
 	}
 	h.start("d", 1)
@@ -280,7 +280,7 @@ func TestRunNeverStartsACompletedNodeAgain(t *testing.T) {
 	h.start("b", 1)
 
 	for _, attempt := range []int{1, 2} {
-		if _, err := h.run.StartNode("a", attempt); ErrorCode(err) != CodeConflict || !strings.Contains(err.Error(), "already completed") {
+		if _, err := h.run.StartNode("a", attempt, time.Now()); ErrorCode(err) != CodeConflict || !strings.Contains(err.Error(), "already completed") {
 			t.Fatalf("restart a (attempt %d): %v", attempt, err)
 		}
 	}
@@ -288,16 +288,16 @@ func TestRunNeverStartsACompletedNodeAgain(t *testing.T) {
 		t.Fatalf("complete a twice: %v", err)
 	}
 	// The attempt in progress may be entered again (its job died and was retried); another may not.
-	if events, err := h.run.StartNode("b", 1); err != nil || events != nil {
+	if events, err := h.run.StartNode("b", 1, time.Now()); err != nil || events != nil {
 		t.Fatalf("re-enter b's attempt: %v %v", events, err)
 	}
-	if _, err := h.run.StartNode("b", 2); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("b", 2, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("second attempt while the first runs: %v", err)
 	}
-	if _, err := h.run.StartNode("ghost", 1); ErrorCode(err) != CodeNotFound {
+	if _, err := h.run.StartNode("ghost", 1, time.Now()); ErrorCode(err) != CodeNotFound {
 		t.Fatalf("unknown node: %v", err)
 	}
-	if _, err := h.run.StartNode("m", 2); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("m", 2, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("wrong first attempt: %v", err)
 	}
 
@@ -318,7 +318,7 @@ func TestRunNeverStartsACompletedNodeAgain(t *testing.T) {
 	if resumed.Version != h.run.Version || len(resumed.Ready()) != 0 || !reflect.DeepEqual(resumed.Running(), []string{"b"}) {
 		t.Fatalf("resumed: version %d ready %q running %q", resumed.Version, resumed.Ready(), resumed.Running())
 	}
-	if _, err := resumed.StartNode("a", 1); ErrorCode(err) != CodeConflict {
+	if _, err := resumed.StartNode("a", 1, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("resumed run restarts a: %v", err)
 	}
 	if _, err := resumed.CompleteNode("b", 1, json.RawMessage(`"b"`), 3, map[string]bool{"m": true}); err != nil {
@@ -371,7 +371,7 @@ func TestRunRetriesRetryableFailuresThenFails(t *testing.T) {
 		t.Fatal("a retrying node is neither ready nor settled")
 	}
 	h.ready()
-	if _, err := h.run.StartNode("a", 3); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("a", 3, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("skipping an attempt: %v", err)
 	}
 	h.start("a", 2)
@@ -437,10 +437,10 @@ func TestRunCancelIsCooperativeThenForced(t *testing.T) {
 	// a finishes cooperatively; its outcome is still recorded, but nothing new starts.
 	h.complete("a", `"a"`)
 	h.ready()
-	if _, err := h.run.StartNode("m", 1); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("m", 1, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("start while cancelling: %v", err)
 	}
-	if _, err := h.run.StartNode("b", 1); ErrorCode(err) != CodeConflict {
+	if _, err := h.run.StartNode("b", 1, time.Now()); ErrorCode(err) != CodeConflict {
 		t.Fatalf("re-enter while cancelling: %v", err)
 	}
 	if _, err := h.run.ForceCancel(at.Add(29 * time.Second)); ErrorCode(err) != CodeConflict {

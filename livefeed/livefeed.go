@@ -54,12 +54,19 @@ func TopicsOf(e eventlog.Event) []string {
 	if circle := e.Metadata.Extra[MetadataCircle]; circle != "" && e.StreamType != "circle" {
 		topics = append(topics, "circles:"+circle)
 	}
+	// A run's events belong on its pipeline's feed, where the editor shows runs live.
+	if p := e.Metadata.Extra[MetadataPipeline]; p != "" && e.StreamType != "pipeline" {
+		topics = append(topics, "pipelines:"+p)
+	}
 	return topics
 }
 
 // MetadataCircle is the metadata key naming the circle an event concerns (a conversation's
 // turns belong on the circle's feed).
 const MetadataCircle = "circle_id"
+
+// MetadataPipeline is the metadata key naming the pipeline of a run's events.
+const MetadataPipeline = "pipeline_id"
 
 // MetadataAgent is the metadata key naming the agent an event concerns.
 const MetadataAgent = "agent_id"

@@ -1,4 +1,4 @@
-// Package pipeline holds the pure parts of durable DAG pipelines (issue 7) that do not belong
+// Package pipeline holds the pure parts of durable DAG pipelines that do not belong
 // in the domain: the expression language of conditions, the JSON Schemas of node configs, the
 // routing of a completed node's edges, circuit breakers, backoff and the classification of
 // errors as retryable. Nothing here touches the database or the network.
@@ -20,8 +20,8 @@
 //   - A run past run.Deadline() is ended by run.TimeOut; a cancellation (run.RequestCancel)
 //     stops new nodes at once and is forced by run.ForceCancel after run.CancelDeadline().
 //
-// Still to come: the executor itself (a River job per node attempt, inserted in the transaction
-// that records the node's start or retry, scheduled after its backoff; a sweeper for deadlines
-// and forced cancellations; the node runners: agent turns, HTTP actions, templates, delays),
-// the commands and read models, and the HTTP routes.
+// Package pipeline/executor is that executor: a River job per node attempt, inserted in the
+// transaction that makes the node ready or records the failure it retries (scheduled after its
+// backoff), deadline jobs for timeouts and forced cancellations, and the node runners that
+// reach out (agent turns, HTTP actions, delays); nodes.go here computes the others.
 package pipeline

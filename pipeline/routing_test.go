@@ -120,7 +120,7 @@ func TestExecutorLoopOverADomainRun(t *testing.T) {
 		}
 		order = append(order, ready)
 		for _, id := range ready {
-			apply(run.StartNode(id, 1))
+			apply(run.StartNode(id, 1, time.Now()))
 			node, _ := run.Node(id)
 			rawIn, err := run.NodeInput(id)
 			if err != nil {

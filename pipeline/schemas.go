@@ -22,11 +22,12 @@ import (
 // when a pipeline is created or updated. Unknown properties are refused everywhere, so a typo
 // is an error rather than a setting silently ignored.
 //
-//	agent      {agent_id: uuid, prompt: string, max_tokens?: 1..200000}
+//	agent      {agent_id: uuid, prompt: a template (nodes.go), max_tokens?: 1..200000}
 //	condition  {expression: a condition over input}; its output is {"result": bool, "value": input}
 //	action     {action: http_request | emit_event | noop, url?: http(s) URI (required for
 //	           http_request), method?: GET | POST | PUT | PATCH | DELETE, body?: any}
-//	transform  exactly one of {template: string} or {mapping: {name: expression over input}}
+//	transform  exactly one of {template: a template with {{ expression }} placeholders} or
+//	           {mapping: {name: expression over input}}
 //	filter     {expression: a condition over input}
 //	merge      {strategy?: all (default) | first}
 //	trigger    {kind?: manual (default) | schedule | event}
@@ -164,6 +165,8 @@ func checkExpressions(nodeType string, cfg json.RawMessage) []domain.FieldError 
 	var c struct {
 		Expression string            `json:"expression"`
 		Mapping    map[string]string `json:"mapping"`
+		Template   string            `json:"template"`
+		Prompt     string            `json:"prompt"`
 	}
 	if err := json.Unmarshal(cfg, &c); err != nil {
 		return nil // the schema already vouched for the shape
@@ -174,7 +177,16 @@ func checkExpressions(nodeType string, cfg json.RawMessage) []domain.FieldError 
 		if err := CheckCondition(c.Expression); err != nil {
 			out = append(out, domain.FieldError{Field: "expression", Message: err.Error()})
 		}
+	case domain.NodeTypeAgent:
+		if _, err := ParseTemplate(c.Prompt); err != nil {
+			out = append(out, domain.FieldError{Field: "prompt", Message: err.Error()})
+		}
 	case domain.NodeTypeTransform:
+		if c.Template != "" {
+			if _, err := ParseTemplate(c.Template); err != nil {
+				out = append(out, domain.FieldError{Field: "template", Message: err.Error()})
+			}
+		}
 		keys := make([]string, 0, len(c.Mapping))
 		for k := range c.Mapping {
 			keys = append(keys, k)

@@ -87,22 +87,7 @@ func (e *redirectError) Error() string { return e.msg }
 // only tests pass it, to let a 127.0.0.1 server play a public one.
 func httpGetTool(opts Options, allow func(netip.AddrPort) bool) Tool {
 	opts = opts.withDefaults()
-	dialer := &net.Dialer{Timeout: opts.HTTPTimeout, KeepAlive: 30 * time.Second}
-	if !opts.AllowPrivateNetworks {
-		dialer.Control = guardControl(allow)
-	}
-	transport := &http.Transport{
-		// No proxy, whatever the environment says: through a proxy the dialled address would be
-		// the proxy's, and the proxy would resolve and reach the target unchecked.
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    opts.HTTPTimeout,
-		ResponseHeaderTimeout:  opts.HTTPTimeout,
-		MaxResponseHeaderBytes: 64 << 10,
-		MaxIdleConns:           16,
-		IdleConnTimeout:        90 * time.Second,
-	}
+	transport := guardedTransport(opts.HTTPTimeout, opts.AllowPrivateNetworks, allow)
 	client := &http.Client{
 		Transport: transport,
 		Timeout:   opts.HTTPTimeout,

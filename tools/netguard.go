@@ -3,8 +3,10 @@ package tools
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // blockedRange is an address range http_get refuses unless private networks are allowed.
@@ -96,6 +98,46 @@ type blockedError struct {
 
 func (e *blockedError) Error() string {
 	return fmt.Sprintf("refused to connect to %s: %s", e.addr, e.reason)
+}
+
+// Blocked marks the error for callers outside the package: a refused address is final, never
+// worth a retry.
+func (e *blockedError) Blocked() bool { return true }
+
+// guardedTransport dials only addresses the guard accepts (all of them when allowPrivate).
+func guardedTransport(timeout time.Duration, allowPrivate bool, allow func(netip.AddrPort) bool) *http.Transport {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = guardControl(allow)
+	}
+	return &http.Transport{
+		// No proxy, whatever the environment says: through a proxy the dialled address would be
+		// the proxy's, and the proxy would resolve and reach the target unchecked.
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConns:           16,
+		IdleConnTimeout:        90 * time.Second,
+	}
+}
+
+// GuardedClient is the HTTP client for requests whose destination a user or a model chose
+// (pipeline actions, scheduled calls): like http_get, it refuses loopback, private, link-local
+// and other internal addresses at connect time, redirects included, unless allowPrivate.
+func GuardedClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	if timeout <= 0 {
+		timeout = defaultHTTPTimeout
+	}
+	return &http.Client{Transport: guardedTransport(timeout, allowPrivate, nil), Timeout: timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > httpMaxRedirects {
+				return &redirectError{fmt.Sprintf("stopped after %d redirects", httpMaxRedirects)}
+			}
+			return checkURL(req.URL)
+		}}
 }
 
 // guardControl returns a net.Dialer Control function that vets the address actually being
