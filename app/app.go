@@ -40,7 +40,7 @@ func Projections() []projections.Projection {
 	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
 		projections.NewAudit(domain.Events), projections.NewChats(domain.Events), projections.NewCircles(domain.Events),
 		projections.NewProjects(domain.Events), projections.NewCircleTasks(domain.Events), projections.NewConversations(domain.Events),
-		projections.NewMemory(domain.Events)}
+		projections.NewMemory(domain.Events), projections.NewPipelines(domain.Events)}
 }
 
 // Options tune an instance.
@@ -254,6 +254,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
+		Pipelines:   projections.NewPipelineQueries(db.SQL),
 		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
 		MemorySearch: searcher, Embeddings: embeddings, MemoryItems: memory.NewItems(db.SQL),
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
@@ -337,6 +338,13 @@ func (a *App) stopJobs(ctx context.Context) error {
 		return nil
 	}
 	err := a.Jobs.Stop(ctx)
+	if err != nil {
+		// Jobs still running at the deadline are cancelled rather than left running against a
+		// pool about to close; River runs them again (here after a restart, or elsewhere).
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, a.Jobs.StopAndCancel(cctx))
+	}
 	a.Jobs = nil
 	return err
 }

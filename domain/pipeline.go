@@ -172,7 +172,8 @@ func NormalizePipelineSpec(s PipelineSpec) PipelineSpec {
 }
 
 func normalizeConfig(raw json.RawMessage) json.RawMessage {
-	if len(bytes.TrimSpace(raw)) == 0 {
+	// An absent config arrives as nothing or, once it has crossed JSON, as null.
+	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return json.RawMessage("{}")
 	}
 	var b bytes.Buffer

@@ -40,6 +40,8 @@ type Deps struct {
 	Circles *projections.CircleQueries
 	// Projects reads projects with their linked circles.
 	Projects *projections.ProjectQueries
+	// Pipelines reads pipeline definitions and runs with their nodes.
+	Pipelines *projections.PipelineQueries
 	// CircleTasks reads circle tasks, escalations and conflicts; Conversations lists
 	// conversations (one conversation's transcript is read from its stream).
 	CircleTasks   *projections.CircleTaskQueries
@@ -208,6 +210,19 @@ func New(d Deps) *Server {
 	route(fiber.MethodPost, "/knowledge/search", read, s.recall([]string{memory.KindKnowledge}))
 	route(fiber.MethodDelete, "/knowledge/:id", write, s.removeKnowledge)
 
+	route(fiber.MethodPost, "/pipelines", write, s.createPipeline)
+	route(fiber.MethodGet, "/pipelines", read, s.listPipelines)
+	route(fiber.MethodGet, "/pipelines/node-types", read, s.nodeTypes)
+	route(fiber.MethodPost, "/pipelines/validate", read, s.validatePipeline)
+	route(fiber.MethodGet, "/pipelines/:id", read, s.getPipeline)
+	route(fiber.MethodPut, "/pipelines/:id", write, s.updatePipeline)
+	route(fiber.MethodDelete, "/pipelines/:id", write, s.deletePipeline)
+	route(fiber.MethodPost, "/pipelines/:id/validate", read, s.validatePipeline)
+	route(fiber.MethodPost, "/pipelines/:id/runs", write, s.startPipelineRun)
+	route(fiber.MethodGet, "/pipelines/:id/runs", read, s.listPipelineRuns)
+	route(fiber.MethodGet, "/pipelines/:id/runs/:run", read, s.getPipelineRun)
+	route(fiber.MethodPost, "/pipelines/:id/runs/:run/cancel", write, s.cancelPipelineRun)
+
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)
 	route(fiber.MethodPost, "/users/:id/deactivate", write, s.deactivateUser)
@@ -218,6 +233,7 @@ func New(d Deps) *Server {
 
 	route(fiber.MethodGet, "/ws/agents/:id", append(read, s.upgradeOnly), s.agentFeed())
 	route(fiber.MethodGet, "/ws/circles/:name", append(read, s.upgradeOnly), s.circleFeed())
+	route(fiber.MethodGet, "/ws/pipelines/:id", append(read, s.upgradeOnly), s.pipelineFeed())
 	route(fiber.MethodGet, "/ws", append(read, s.upgradeOnly), s.generalFeed())
 
 	if d.Dashboard != nil {

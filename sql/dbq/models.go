@@ -260,6 +260,61 @@ type MemoryItem struct {
 	LastPosition   int64
 }
 
+type Pipeline struct {
+	ID           uuid.UUID
+	Owner        string
+	Name         string
+	Description  string
+	Spec         json.RawMessage
+	SpecVersion  int32
+	NodeCount    int32
+	EdgeCount    int32
+	Deleted      bool
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastPosition int64
+}
+
+type PipelineNodeRun struct {
+	RunID      uuid.UUID
+	NodeID     string
+	NodeType   string
+	Position   int32
+	Status     string
+	Attempts   int32
+	Input      json.RawMessage
+	Output     json.RawMessage
+	Error      string
+	SkipReason string
+	StartedAt  sql.NullTime
+	EndedAt    sql.NullTime
+	DurationMs sql.NullInt64
+	History    json.RawMessage
+}
+
+type PipelineRun struct {
+	ID              uuid.UUID
+	PipelineID      uuid.UUID
+	PipelineVersion int32
+	Owner           string
+	StartedBy       string
+	Status          string
+	Input           json.RawMessage
+	Outputs         json.RawMessage
+	Error           string
+	FailedNode      string
+	CancelReason    string
+	CancelForced    bool
+	TimeoutSec      int32
+	StartedAt       time.Time
+	EndedAt         sql.NullTime
+	DurationMs      sql.NullInt64
+	Version         int64
+	UpdatedAt       time.Time
+	LastPosition    int64
+}
+
 type Project struct {
 	ID            uuid.UUID
 	Name          string
