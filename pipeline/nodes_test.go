@@ -18,7 +18,7 @@ func TestTemplateRendersValuesAndReportsErrors(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 	for src, want := range map[string]string{
-		"hello {{input.name":   "at position 7: the placeholder is not closed",
+		"hello {{input.name":    "at position 7: the placeholder is not closed",
 		"x {{ input..name }}":   "in the placeholder at position 3",
 		"{{ }}":                 "the expression is empty",
 		"{{ nothing.here }} ok": "in the placeholder at position 1",
