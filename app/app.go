@@ -31,6 +31,7 @@ import (
 	"github.com/gathering/gathering/pipeline/executor"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
+	"github.com/gathering/gathering/scheduler/engine"
 	"github.com/gathering/gathering/tasks"
 	"github.com/gathering/gathering/tools"
 )
@@ -40,7 +41,7 @@ func Projections() []projections.Projection {
 	return []projections.Projection{projections.NewAgents(domain.Events), projections.NewUsers(domain.Events),
 		projections.NewAudit(domain.Events), projections.NewChats(domain.Events), projections.NewCircles(domain.Events),
 		projections.NewProjects(domain.Events), projections.NewCircleTasks(domain.Events), projections.NewConversations(domain.Events),
-		projections.NewMemory(domain.Events), projections.NewPipelines(domain.Events)}
+		projections.NewMemory(domain.Events), projections.NewPipelines(domain.Events), projections.NewSchedules(domain.Events)}
 }
 
 // Options tune an instance.
@@ -67,6 +68,8 @@ type Options struct {
 	Tools tools.Options
 	// ChatTimeout bounds how long a chat request waits for its reply.
 	ChatTimeout time.Duration
+	// SchedulerEvery is how often the scheduler looks for due schedules (default 1 s).
+	SchedulerEvery time.Duration
 	// Embedder names the embedding model of memory and knowledge (llm.NewEmbedder's spec:
 	// "offline" by default, "openai:text-embedding-3-small", "ollama:nomic-embed-text:768").
 	Embedder string
@@ -103,6 +106,9 @@ type App struct {
 	Waiter    *projections.Waiter
 	// Pipelines executes pipeline runs; its breakers are this instance's.
 	Pipelines *executor.Executor
+	// Ticker fires due schedules; Processes runs the process managers (event schedules).
+	Ticker    *engine.Ticker
+	Processes *projections.Runner
 }
 
 // bootstrapAdmin creates the configured administrator once; an existing account with that
@@ -201,6 +207,8 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		HTTP: tools.GuardedClient(30*time.Second, o.Tools.AllowPrivateNetworks), Breakers: pipeline.NewBreakers(nil),
 		Log: o.Logger.With().Str("component", "pipelines").Logger()}
 	a.Pipelines.Workers(workers)
+	(&engine.Runner{Repo: repo, Bus: a.Bus, HTTP: tools.GuardedClient(30*time.Second, o.Tools.AllowPrivateNetworks),
+		Log: o.Logger.With().Str("component", "scheduler").Logger()}).Workers(workers)
 	if a.Jobs, err = jobs.New(db, workers, jobs.Options{}); err != nil {
 		return fail(err)
 	}
@@ -212,6 +220,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterCircleTasks(a.Bus, repo)
 	commands.RegisterMemories(a.Bus, repo, a.Jobs)
 	commands.RegisterPipelines(a.Bus, repo, a.Jobs)
+	commands.RegisterSchedules(a.Bus, repo, a.Jobs)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
@@ -231,6 +240,16 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	if err := a.Runner.Run(context.Background()); err != nil {
 		return fail(err)
 	}
+	if a.Processes, err = projections.NewRunner(a.Store, a.Notifier, o.Logger.With().Str("component", "processes").Logger(),
+		engine.NewEventTriggers(domain.Events, a.Jobs)); err != nil {
+		return fail(err)
+	}
+	if err := a.Processes.Run(context.Background()); err != nil {
+		return fail(err)
+	}
+	a.Ticker = &engine.Ticker{DB: db.SQL, Repo: repo, Bus: a.Bus, Schedules: projections.NewScheduleQueries(db.SQL),
+		Every: o.SchedulerEvery, Log: o.Logger.With().Str("component", "scheduler").Logger()}
+	a.Ticker.Start()
 	a.Hub = livefeed.NewHub(a.Store, db.SQL, a.Notifier, livefeed.Options{ClientBuffer: o.ClientBuffer,
 		Logger: o.Logger.With().Str("component", "livefeed").Logger()})
 	if err := a.Hub.Run(context.Background()); err != nil {
@@ -254,7 +273,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
-		Pipelines:   projections.NewPipelineQueries(db.SQL),
+		Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
 		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
 		MemorySearch: searcher, Embeddings: embeddings, MemoryItems: memory.NewItems(db.SQL),
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
@@ -323,8 +342,10 @@ func (a *App) shutdown(drainDelay, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	errs := []error{a.Hub.Close(), a.Server.Shutdown(ctx)}
-	// Running jobs finish (they record through the bus, which stops after them); a job cut
-	// short by the deadline is rescued by another instance or this one after a restart.
+	// The scheduler takes no more due times; running jobs finish (they record through the bus,
+	// which stops after them); a job cut short by the deadline is handed back to River and run
+	// again by another instance or this one after a restart.
+	a.stopTicker()
 	errs = append(errs, a.stopJobs(ctx))
 	errs = append(errs, a.stopParts())
 	if err := errors.Join(errs...); err != nil {
@@ -349,7 +370,15 @@ func (a *App) stopJobs(ctx context.Context) error {
 	return err
 }
 
+func (a *App) stopTicker() {
+	if a.Ticker != nil {
+		a.Ticker.Stop()
+		a.Ticker = nil
+	}
+}
+
 func (a *App) stopParts() error {
+	a.stopTicker()
 	_ = a.stopJobs(context.Background())
 	if a.stopPurge != nil {
 		close(a.stopPurge)
@@ -362,6 +391,9 @@ func (a *App) stopParts() error {
 	}
 	if a.Runner != nil {
 		errs = append(errs, a.Runner.Close())
+	}
+	if a.Processes != nil {
+		errs = append(errs, a.Processes.Close())
 	}
 	if a.Announcer != nil {
 		a.Announcer.Close()

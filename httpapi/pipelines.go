@@ -156,11 +156,6 @@ func (s *Server) getPipeline(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
-type pipelinePage struct {
-	Items      []projections.PipelineView `json:"items"`
-	NextCursor string                     `json:"next_cursor,omitempty"`
-}
-
 func (s *Server) listPipelines(c *fiber.Ctx) error {
 	limit, err := intQuery(c, "limit", 50, 1, 100)
 	if err != nil {
@@ -180,12 +175,7 @@ func (s *Server) listPipelines(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := pipelinePage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		page.NextCursor = items[limit-1].ID
-	}
-	return c.JSON(page)
+	return c.JSON(keysetPage(items, limit, func(v projections.PipelineView) string { return v.ID }))
 }
 
 // validatePipeline checks a draft (the body, when there is one) or the stored definition, and
@@ -299,9 +289,22 @@ func (s *Server) getPipelineRun(c *fiber.Ctx) error {
 	return c.JSON(run)
 }
 
-type pipelineRunPage struct {
-	Items      []projections.PipelineRunView `json:"items"`
-	NextCursor string                        `json:"next_cursor,omitempty"`
+// page is a list answer; NextCursor, when set, is the id to pass as ?cursor= for the next page.
+type page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// keysetPage cuts a result fetched with one row more than limit: that row's presence says a
+// next page exists, and the last row kept is where it starts.
+func keysetPage[T any](items []T, limit int, id func(T) string) page[T] {
+	if items == nil {
+		items = []T{}
+	}
+	if len(items) <= limit {
+		return page[T]{Items: items}
+	}
+	return page[T]{Items: items[:limit], NextCursor: id(items[limit-1])}
 }
 
 var runStatuses = map[string]bool{"running": true, "cancelling": true, "completed": true, "failed": true, "cancelled": true, "timed_out": true}
@@ -326,12 +329,7 @@ func (s *Server) listPipelineRuns(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := pipelineRunPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		page.NextCursor = items[limit-1].ID
-	}
-	return c.JSON(page)
+	return c.JSON(keysetPage(items, limit, func(v projections.PipelineRunView) string { return v.ID }))
 }
 
 // respondWithPipeline answers a write with the pipeline as the read model shows it once it has

@@ -42,6 +42,8 @@ type Deps struct {
 	Projects *projections.ProjectQueries
 	// Pipelines reads pipeline definitions and runs with their nodes.
 	Pipelines *projections.PipelineQueries
+	// Schedules reads schedules and their runs.
+	Schedules *projections.ScheduleQueries
 	// CircleTasks reads circle tasks, escalations and conflicts; Conversations lists
 	// conversations (one conversation's transcript is read from its stream).
 	CircleTasks   *projections.CircleTaskQueries
@@ -223,6 +225,19 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/pipelines/:id/runs/:run", read, s.getPipelineRun)
 	route(fiber.MethodPost, "/pipelines/:id/runs/:run/cancel", write, s.cancelPipelineRun)
 
+	route(fiber.MethodPost, "/schedules", write, s.createSchedule)
+	route(fiber.MethodGet, "/schedules", read, s.listSchedules)
+	route(fiber.MethodGet, "/schedules/calendar", read, s.scheduleCalendar)
+	route(fiber.MethodGet, "/schedules/:id", read, s.getSchedule)
+	route(fiber.MethodPut, "/schedules/:id", write, s.updateSchedule)
+	route(fiber.MethodDelete, "/schedules/:id", write, s.scheduleAction("delete"))
+	route(fiber.MethodPost, "/schedules/:id/pause", write, s.scheduleAction("pause"))
+	route(fiber.MethodPost, "/schedules/:id/resume", write, s.scheduleAction("resume"))
+	route(fiber.MethodPost, "/schedules/:id/trigger", write, s.triggerSchedule)
+	route(fiber.MethodGet, "/schedules/:id/runs", read, s.listScheduleRuns)
+	route(fiber.MethodGet, "/schedules/:id/runs/:run", read, s.getScheduleRun)
+	route(fiber.MethodGet, "/schedules/:id/upcoming", read, s.scheduleUpcoming)
+
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)
 	route(fiber.MethodPost, "/users/:id/deactivate", write, s.deactivateUser)
@@ -234,6 +249,7 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/ws/agents/:id", append(read, s.upgradeOnly), s.agentFeed())
 	route(fiber.MethodGet, "/ws/circles/:name", append(read, s.upgradeOnly), s.circleFeed())
 	route(fiber.MethodGet, "/ws/pipelines/:id", append(read, s.upgradeOnly), s.pipelineFeed())
+	route(fiber.MethodGet, "/ws/schedules/:id", append(read, s.upgradeOnly), s.scheduleFeed())
 	route(fiber.MethodGet, "/ws", append(read, s.upgradeOnly), s.generalFeed())
 
 	if d.Dashboard != nil {

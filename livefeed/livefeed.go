@@ -58,6 +58,9 @@ func TopicsOf(e eventlog.Event) []string {
 	if p := e.Metadata.Extra[MetadataPipeline]; p != "" && e.StreamType != "pipeline" {
 		topics = append(topics, "pipelines:"+p)
 	}
+	if sc := e.Metadata.Extra[MetadataSchedule]; sc != "" && e.StreamType != "schedule" {
+		topics = append(topics, "schedules:"+sc)
+	}
 	return topics
 }
 
@@ -67,6 +70,9 @@ const MetadataCircle = "circle_id"
 
 // MetadataPipeline is the metadata key naming the pipeline of a run's events.
 const MetadataPipeline = "pipeline_id"
+
+// MetadataSchedule is the metadata key naming the schedule of a schedule run's events.
+const MetadataSchedule = "schedule_id"
 
 // MetadataAgent is the metadata key naming the agent an event concerns.
 const MetadataAgent = "agent_id"

@@ -411,16 +411,6 @@ const (
 	maxPipelinePage     = 200
 )
 
-func pipelinePageSize(limit int) int32 {
-	switch {
-	case limit <= 0:
-		return defaultPipelinePage
-	case limit > maxPipelinePage:
-		return maxPipelinePage
-	}
-	return int32(limit)
-}
-
 // pageCursor parses the id a page continues from; "" starts at the beginning.
 func pageCursor(field, id string) (uuid.NullUUID, error) {
 	if id == "" {
@@ -463,7 +453,7 @@ func (p *PipelineQueries) List(ctx context.Context, f PipelineFilter) ([]Pipelin
 		return nil, err
 	}
 	rows, err := p.q.ListPipelines(ctx, p.db, dbq.ListPipelinesParams{Owner: nullString(f.Owner), AfterID: after,
-		MaxRows: pipelinePageSize(f.Limit)})
+		MaxRows: pageSize(f.Limit, defaultPipelinePage, maxPipelinePage)})
 	if err != nil {
 		return nil, err
 	}
@@ -561,7 +551,7 @@ func (p *PipelineQueries) Runs(ctx context.Context, f PipelineRunFilter) ([]Pipe
 		return nil, err
 	}
 	rows, err := p.q.ListPipelineRuns(ctx, p.db, dbq.ListPipelineRunsParams{PipelineID: pipeline, Status: nullString(f.Status),
-		BeforeID: before, MaxRows: pipelinePageSize(f.Limit)})
+		BeforeID: before, MaxRows: pageSize(f.Limit, defaultPipelinePage, maxPipelinePage)})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/gathering/gathering/commands"
 	"github.com/gathering/gathering/domain"
 	"github.com/gathering/gathering/pipeline"
+	"github.com/gathering/gathering/sql/dbq"
 )
 
 // Executor holds what node attempts need. Its NodeWorker and DeadlineWorker are registered
@@ -287,10 +288,8 @@ func (w *NodeWorker) watch(ctx context.Context, run *domain.PipelineRun) (contex
 			case <-done:
 				return
 			case <-t.C:
-				var stopped bool
-				err := w.x.DB.QueryRowContext(deadlineCtx, `SELECT EXISTS (SELECT 1 FROM eventlog.events
-					WHERE stream_id = $1 AND stream_version > $2 AND event_type = ANY($3))`,
-					domain.PipelineRunStreamID(run.ID), run.Version, stopEventTypes).Scan(&stopped)
+				stopped, err := queries.PipelineRunStopRecorded(deadlineCtx, w.x.DB, dbq.PipelineRunStopRecordedParams{
+					StreamID: domain.PipelineRunStreamID(run.ID), AfterVersion: run.Version, EventTypes: stopEventTypes})
 				if err == nil && stopped {
 					cancel(errRunStopped)
 					return
@@ -306,14 +305,10 @@ func (w *NodeWorker) watch(ctx context.Context, run *domain.PipelineRun) (contex
 }
 
 // stopEventTypes end an attempt in progress.
-var stopEventTypes = pgTextArray([]string{domain.EventPipelineRunCancelRequested, domain.EventPipelineRunCancelled,
-	domain.EventPipelineRunTimedOut, domain.EventPipelineRunFailed, domain.EventPipelineRunCompleted})
+var stopEventTypes = []string{domain.EventPipelineRunCancelRequested, domain.EventPipelineRunCancelled,
+	domain.EventPipelineRunTimedOut, domain.EventPipelineRunFailed, domain.EventPipelineRunCompleted}
 
-// pgTextArray is a text[] literal, which database/sql passes without a driver-specific type.
-func pgTextArray(items []string) string {
-	raw, _ := json.Marshal(items)
-	return "{" + string(raw[1:len(raw)-1]) + "}"
-}
+var queries = dbq.New()
 
 // DeadlineWorker runs PipelineRunDeadline jobs.
 type DeadlineWorker struct {

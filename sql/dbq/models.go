@@ -361,6 +361,65 @@ type RefreshToken struct {
 	RevokedAt sql.NullTime
 }
 
+type Schedule struct {
+	ID            uuid.UUID
+	Owner         string
+	Name          string
+	Description   string
+	Type          string
+	Spec          json.RawMessage
+	Action        string
+	Status        string
+	NextDueAt     sql.NullTime
+	LastDueAt     sql.NullTime
+	Executions    int32
+	RunsSucceeded int32
+	RunsFailed    int32
+	LastRunID     uuid.NullUUID
+	LastRunStatus string
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastPosition  int64
+}
+
+type ScheduleEventSubscription struct {
+	ScheduleID    uuid.UUID
+	EventType     string
+	Active        bool
+	SincePosition int64
+}
+
+type ScheduleFire struct {
+	ScheduleID uuid.UUID
+	FireKey    string
+	RunID      uuid.UUID
+	ClaimedAt  time.Time
+}
+
+type ScheduleRun struct {
+	ID           uuid.UUID
+	ScheduleID   uuid.UUID
+	Owner        string
+	Trigger      string
+	FireKey      string
+	DueAt        time.Time
+	Status       string
+	Attempts     int32
+	MaxRetries   int32
+	Error        string
+	Result       json.RawMessage
+	FiredAt      time.Time
+	StartedAt    sql.NullTime
+	EndedAt      sql.NullTime
+	DurationMs   sql.NullInt64
+	NextRetryAt  sql.NullTime
+	History      json.RawMessage
+	Version      int64
+	UpdatedAt    time.Time
+	LastPosition int64
+}
+
 type TokenDenylist struct {
 	Jti       string
 	ExpiresAt time.Time

@@ -398,6 +398,26 @@ func (q *Queries) ListPipelines(ctx context.Context, db DBTX, arg ListPipelinesP
 	return items, nil
 }
 
+const pipelineRunStopRecorded = `-- name: PipelineRunStopRecorded :one
+SELECT EXISTS (SELECT 1 FROM eventlog.events WHERE stream_id = $1 AND stream_version > $2
+    AND event_type = ANY($3::text[]))::boolean
+`
+
+type PipelineRunStopRecordedParams struct {
+	StreamID     string
+	AfterVersion int64
+	EventTypes   []string
+}
+
+// Whether a run recorded, after the version an attempt started from, an event that stops it
+// (a cancellation or the run's end); attempts in progress poll it.
+func (q *Queries) PipelineRunStopRecorded(ctx context.Context, db DBTX, arg PipelineRunStopRecordedParams) (bool, error) {
+	row := db.QueryRowContext(ctx, pipelineRunStopRecorded, arg.StreamID, arg.AfterVersion, pq.Array(arg.EventTypes))
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const pipelinesChecksum = `-- name: PipelinesChecksum :one
 SELECT ((SELECT count(*) FROM pipelines) + (SELECT count(*) FROM pipeline_runs) + (SELECT count(*) FROM pipeline_node_runs))::bigint AS row_count,
        md5(coalesce((SELECT string_agg(concat_ws('|', id::text, owner, name, description, spec::text, spec_version::text,

@@ -108,3 +108,9 @@ SELECT ((SELECT count(*) FROM pipelines) + (SELECT count(*) FROM pipeline_runs) 
                 coalesce(to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '-'),
                 coalesce(to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '-'), coalesce(duration_ms::text, '-'),
                 history::text), E'\n' ORDER BY run_id, node_id) FROM pipeline_node_runs), ''))::text AS checksum;
+
+-- Whether a run recorded, after the version an attempt started from, an event that stops it
+-- (a cancellation or the run's end); attempts in progress poll it.
+-- name: PipelineRunStopRecorded :one
+SELECT EXISTS (SELECT 1 FROM eventlog.events WHERE stream_id = sqlc.arg(stream_id) AND stream_version > sqlc.arg(after_version)
+    AND event_type = ANY(sqlc.arg(event_types)::text[]))::boolean;
