@@ -264,18 +264,19 @@ func (s *Server) cancelPipelineRun(c *fiber.Ctx) error {
 	return s.respondWithRun(c, env, res, http.StatusAccepted)
 }
 
-// visibleRun returns a run of a pipeline the caller may see.
+// visibleRun returns a run of the pipeline in the URL that the caller may see: the pipeline's
+// owner, whoever started the run, or an admin. It does not need the pipeline to exist any more:
+// the runs of a deleted pipeline go on and can still be followed and cancelled.
 func (s *Server) visibleRun(c *fiber.Ctx) (projections.PipelineRunView, error) {
-	p, err := s.visiblePipeline(c)
-	if err != nil {
-		return projections.PipelineRunView{}, err
-	}
 	run, err := s.deps.Pipelines.Run(c.UserContext(), c.Params("run"))
 	if err != nil {
 		return run, err
 	}
-	if run.PipelineID != p.ID {
+	if run.PipelineID != c.Params("id") {
 		return run, domain.Errorf(domain.CodeNotFound, "run not found")
+	}
+	if p, _ := principal(c); !p.Actor().IsAdmin() && run.Owner != p.UserID && run.StartedBy != p.UserID {
+		return run, domain.Errorf(domain.CodeForbidden, "this run is not yours")
 	}
 	return run, nil
 }

@@ -329,6 +329,10 @@ func TestPipelineLifecycleThroughHTTP(t *testing.T) {
 	if r := s.do("DELETE", "/pipelines/"+id, nil); r.status != 204 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
+	// The runs of a deleted pipeline can still be read (and, were they running, cancelled).
+	if r := s.do("GET", runPath, nil); r.status != 200 || r.json(t)["status"] != "completed" {
+		t.Fatalf("a run of the deleted pipeline: %d %s", r.status, r.body)
+	}
 	if r := s.do("GET", "/pipelines/"+id, nil); r.status != 404 {
 		t.Fatalf("after delete: %d", r.status)
 	}

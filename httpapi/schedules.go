@@ -60,8 +60,9 @@ func (in scheduleInput) spec() (domain.ScheduleSpec, error) {
 }
 
 // checkSchedule validates the spec as the command will, plus that the agent or pipeline its
-// action names is the caller's, and returns every problem at once.
-func (s *Server) checkSchedule(c *fiber.Ctx, in scheduleInput) (domain.ScheduleSpec, error) {
+// action names belongs to the schedule's owner (its runs act with the owner's rights, whoever
+// set the schedule up), and returns every problem at once.
+func (s *Server) checkSchedule(c *fiber.Ctx, in scheduleInput, owner string) (domain.ScheduleSpec, error) {
 	spec, perr := in.spec()
 	var fields []domain.FieldError
 	var de *domain.Error
@@ -78,14 +79,13 @@ func (s *Server) checkSchedule(c *fiber.Ctx, in scheduleInput) (domain.ScheduleS
 	}
 	if json.Unmarshal(norm.ActionConfig, &ref) == nil {
 		if norm.Action == domain.ActionRunTask && uuid.Validate(ref.AgentID) == nil {
-			if _, err := s.visibleAgent(c, ref.AgentID); err != nil {
-				fields = append(fields, domain.FieldError{Field: "action_config.agent_id", Message: "no agent of yours has this id"})
+			if a, err := s.deps.Agents.Get(c.UserContext(), ref.AgentID); err != nil || a.CreatedBy != owner {
+				fields = append(fields, domain.FieldError{Field: "action_config.agent_id", Message: "the schedule's owner has no agent with this id"})
 			}
 		}
 		if norm.Action == domain.ActionExecutePipeline && uuid.Validate(ref.PipelineID) == nil {
-			p, err := s.deps.Pipelines.Get(c.UserContext(), ref.PipelineID)
-			if pr, _ := principal(c); err != nil || (!pr.Actor().IsAdmin() && p.Owner != pr.UserID) {
-				fields = append(fields, domain.FieldError{Field: "action_config.pipeline_id", Message: "no pipeline of yours has this id"})
+			if p, err := s.deps.Pipelines.Get(c.UserContext(), ref.PipelineID); err != nil || p.Owner != owner {
+				fields = append(fields, domain.FieldError{Field: "action_config.pipeline_id", Message: "the schedule's owner has no pipeline with this id"})
 			}
 		}
 	}
@@ -113,7 +113,8 @@ func (s *Server) createSchedule(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	spec, err := s.checkSchedule(c, in)
+	p, _ := principal(c)
+	spec, err := s.checkSchedule(c, in, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -136,10 +137,11 @@ func (s *Server) updateSchedule(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if _, err := s.visibleSchedule(c); err != nil {
+	current, err := s.visibleSchedule(c)
+	if err != nil {
 		return err
 	}
-	spec, err := s.checkSchedule(c, in)
+	spec, err := s.checkSchedule(c, in, current.Owner)
 	if err != nil {
 		return err
 	}

@@ -245,6 +245,7 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/audit", admin(ratelimit.Read), s.audit)
 	route(fiber.MethodGet, "/admin/projections", admin(ratelimit.Read), s.projectionStatus)
 	route(fiber.MethodGet, "/events", admin(ratelimit.Read), s.listEvents)
+	route(fiber.MethodGet, "/admin/audit/verify", admin(ratelimit.Read), s.verifyAudit)
 
 	route(fiber.MethodGet, "/ws/agents/:id", append(read, s.upgradeOnly), s.agentFeed())
 	route(fiber.MethodGet, "/ws/circles/:name", append(read, s.upgradeOnly), s.circleFeed())

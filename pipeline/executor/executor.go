@@ -175,6 +175,11 @@ func (w *NodeWorker) Work(ctx context.Context, job *river.Job[commands.PipelineN
 	}
 	_, err = x.Bus.Send(ctx, &commands.CompletePipelineNode{Envelope: env, RunID: a.RunID, PipelineID: run.PipelineID, Node: a.Node,
 		Attempt: a.Attempt, Output: output, DurationMS: elapsed.Milliseconds(), TakenEdges: taken})
+	if domain.ErrorCode(err) == domain.CodeInvalid {
+		// The outcome itself is refused (an output over the size limit): doing the work again
+		// would give the same, so the node fails for good and says why.
+		return w.fail(ctx, env, a, "the output was refused: "+domain.ErrorMessage(err), false, 0)
+	}
 	return ignoreConflict(err)
 }
 

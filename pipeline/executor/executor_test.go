@@ -507,3 +507,22 @@ func TestCrashedRunResumesWithoutRepeatingCompletedNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestARefusedOutputFailsTheNodeOnce: an output over the size limit is refused when recorded;
+// the node fails for good saying why, instead of redoing its work until the run times out.
+func TestARefusedOutputFailsTheNodeOnce(t *testing.T) {
+	h := newHarness(t)
+	h.work()
+	id := h.pipeline(domain.PipelineSpec{Name: "too big", Nodes: []domain.PipelineNode{
+		node("double", "transform", `{"mapping": {"a": "input.text", "b": "input.text"}}`)}})
+	run := h.start(id, `{"text": "`+strings.Repeat("x", 600<<10)+`"}`)
+	r, events := h.waitFinished(run, 20*time.Second)
+	n := r.Nodes["double"]
+	if r.Status != domain.PipelineRunStatusFailed || n.Status != domain.PipelineNodeStatusFailed || n.Attempt != 1 ||
+		!strings.Contains(n.Error, "the output was refused") {
+		t.Fatalf("run %s, node %s attempt %d: %q", r.Status, n.Status, n.Attempt, n.Error)
+	}
+	if started := eventsOf[domain.PipelineNodeStarted](t, events, domain.EventPipelineNodeStarted); len(started) != 1 {
+		t.Fatalf("the node was started %d times", len(started))
+	}
+}

@@ -51,6 +51,14 @@ func owner(run *domain.ScheduleRun) domain.Actor {
 	return domain.Actor{ID: run.Owner, Role: domain.RoleMember}
 }
 
+// envelope is the envelope of the commands an action sends: as the owner, correlated with the
+// run, and marked so that their events never fire an event schedule.
+func envelope(run *domain.ScheduleRun) commands.Envelope {
+	env := commands.NewEnvelope(owner(run), run.ID)
+	env.Context = map[string]string{MetadataScheduleRun: run.ID}
+	return env
+}
+
 // runTask starts the agent's background task toward the goal and waits for its end: the run
 // succeeds when the task completes.
 func (r *Runner) runTask(ctx context.Context, run *domain.ScheduleRun) (json.RawMessage, error) {
@@ -73,7 +81,7 @@ func (r *Runner) runTask(ctx context.Context, run *domain.ScheduleRun) (json.Raw
 		return nil, permanent(fmt.Errorf("agent %s is not the schedule owner's", cfg.AgentID))
 	}
 	taskID := attemptID(run, "task")
-	_, err = r.Bus.Send(ctx, &commands.CreateTask{Envelope: commands.NewEnvelope(owner(run), run.ID), TaskID: taskID,
+	_, err = r.Bus.Send(ctx, &commands.CreateTask{Envelope: envelope(run), TaskID: taskID,
 		AgentID: cfg.AgentID, Goal: cfg.Goal, MaxSteps: cfg.MaxSteps})
 	if err != nil && domain.ErrorCode(err) != domain.CodeConflict {
 		if domain.ErrorCode(err) == domain.CodeInvalid {
@@ -84,6 +92,7 @@ func (r *Runner) runTask(ctx context.Context, run *domain.ScheduleRun) (json.Raw
 	for {
 		task, events, err := r.Repo.LoadTask(ctx, taskID)
 		if err != nil {
+			r.abandon(ctx, &commands.CancelTask{Envelope: envelope(run), TaskID: taskID})
 			return nil, err
 		}
 		if task.Finished() {
@@ -103,8 +112,23 @@ func (r *Runner) runTask(ctx context.Context, run *domain.ScheduleRun) (json.Raw
 			return nil, fmt.Errorf("task %s was %s", taskID, task.Status)
 		}
 		if err := r.pause(ctx); err != nil {
+			r.abandon(ctx, &commands.CancelTask{Envelope: envelope(run), TaskID: taskID})
 			return nil, err
 		}
+	}
+}
+
+// abandon stops what an attempt started when the attempt runs out of time, so that a retry
+// does not leave it running beside the next one. A job stopped by shutdown is different: it
+// is run again and goes on waiting for the same task or pipeline run, so nothing is stopped.
+func (r *Runner) abandon(ctx context.Context, cmd any) {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := r.Bus.Send(cctx, cmd); err != nil && domain.ErrorCode(err) != domain.CodeConflict {
+		r.Log.Warn().Err(err).Msg("could not stop what a timed-out schedule attempt started")
 	}
 }
 
@@ -123,7 +147,7 @@ func (r *Runner) executePipeline(ctx context.Context, run *domain.ScheduleRun) (
 		input, _ = json.Marshal(map[string]any{"schedule_id": run.ScheduleID, "schedule_run_id": run.ID, "due_at": run.DueAt, "trigger": run.Trigger})
 	}
 	pipelineRun := attemptID(run, "pipeline")
-	_, err := r.Bus.Send(ctx, &commands.StartPipelineRun{Envelope: commands.NewEnvelope(owner(run), run.ID), RunID: pipelineRun,
+	_, err := r.Bus.Send(ctx, &commands.StartPipelineRun{Envelope: envelope(run), RunID: pipelineRun,
 		PipelineID: cfg.PipelineID, Input: input})
 	switch code := domain.ErrorCode(err); {
 	case err == nil, code == domain.CodeConflict:
@@ -135,6 +159,8 @@ func (r *Runner) executePipeline(ctx context.Context, run *domain.ScheduleRun) (
 	for {
 		pr, _, err := r.Repo.LoadPipelineRun(ctx, pipelineRun)
 		if err != nil {
+			r.abandon(ctx, &commands.CancelPipelineRun{Envelope: envelope(run), RunID: pipelineRun, PipelineID: cfg.PipelineID,
+				Reason: fmt.Sprintf("schedule run %s attempt %d timed out", run.ID, run.Attempt)})
 			return nil, err
 		}
 		if pr.Finished() {
@@ -148,6 +174,8 @@ func (r *Runner) executePipeline(ctx context.Context, run *domain.ScheduleRun) (
 			return nil, errors.New(msg)
 		}
 		if err := r.pause(ctx); err != nil {
+			r.abandon(ctx, &commands.CancelPipelineRun{Envelope: envelope(run), RunID: pipelineRun, PipelineID: cfg.PipelineID,
+				Reason: fmt.Sprintf("schedule run %s attempt %d timed out", run.ID, run.Attempt)})
 			return nil, err
 		}
 	}

@@ -573,9 +573,27 @@ func TestEventSchedulesFireOnTheirEvent(t *testing.T) {
 	w.caughtUp(w.send(in, &commands.ScheduleAction{Envelope: commands.NewEnvelope(w.owner, ""), ScheduleID: id, Action: "resume"}))
 	agent("Third")
 	w.waitRuns(id, 3, 20*time.Second)
-	time.Sleep(300 * time.Millisecond) // a fire for the paused event would have landed by now
+	// Another user's agent does not fire this owner's schedule.
+	stranger := domain.Actor{ID: uuid.NewString(), Role: domain.RoleMember}
+	w.send(in, &commands.CreateAgent{Envelope: commands.NewEnvelope(stranger, ""), AgentID: uuid.NewString(),
+		Spec: domain.AgentSpec{Name: "NotYours", Provider: domain.ProviderOffline}})
+	time.Sleep(300 * time.Millisecond) // a fire for the paused or the stranger's event would have landed by now
 	if runs := w.runs(id); len(runs) != 3 || len(h.snapshot()) != 3 {
 		t.Fatalf("%d runs, %d calls; want 3", len(runs), len(h.snapshot()))
+	}
+
+	// A schedule whose action appends the very event it waits for does not fire itself: the
+	// events an action causes are marked and never trigger.
+	pipelineID := uuid.NewString()
+	w.send(in, &commands.CreatePipeline{Envelope: commands.NewEnvelope(w.owner, ""), PipelineID: pipelineID, Spec: domain.PipelineSpec{
+		Name: "echo", Nodes: []domain.PipelineNode{{ID: "in", Type: "trigger"}}}})
+	loop := w.schedule(in, domain.ScheduleSpec{Name: "loop", Type: domain.ScheduleEvent, EventType: domain.EventPipelineRunStarted,
+		Action: domain.ActionExecutePipeline, ActionConfig: json.RawMessage(fmt.Sprintf(`{"pipeline_id": %q}`, pipelineID))})
+	w.send(in, &commands.StartPipelineRun{Envelope: commands.NewEnvelope(w.owner, ""), RunID: uuid.NewString(), PipelineID: pipelineID})
+	w.waitRuns(loop, 1, 20*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if runs := w.runs(loop); len(runs) != 1 {
+		t.Fatalf("the schedule fired itself: %d runs", len(runs))
 	}
 }
 

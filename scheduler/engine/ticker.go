@@ -142,6 +142,11 @@ func (t *Ticker) handle(ctx context.Context, id string, now time.Time) (int, err
 		return 0, nil
 	}
 	dues := append([]time.Time{s.NextDueAt}, scheduler.DueTimes(s.Spec, s.NextDueAt, now, maxMissedScan)...)
+	if len(dues) > maxMissedScan {
+		// The scan stopped short of now (months of a minutely schedule): these are all missed
+		// whatever the policy; the next tick goes on from after them.
+		return 0, t.miss(ctx, id, dues)
+	}
 	late := t.LateAfter
 	if late <= 0 {
 		late = time.Minute

@@ -44,11 +44,16 @@ func (p *EventTriggers) Apply(ctx context.Context, q dbq.DBTX, e eventlog.Event)
 	if e.StreamType == domain.StreamTypeSchedule {
 		return p.follow(ctx, q, e)
 	}
-	// The scheduler's own events never trigger schedules (validation refuses such types too).
-	if strings.HasPrefix(e.Type, "schedule") {
+	// The scheduler's own events never trigger schedules (validation refuses such types too),
+	// nor do events a schedule's action caused: a schedule on task.created that runs a task
+	// would otherwise fire itself forever.
+	if strings.HasPrefix(e.Type, "schedule") || e.Metadata.Extra[MetadataScheduleRun] != "" {
 		return nil
 	}
-	matches, err := p.q.MatchingScheduleEventSubscriptions(ctx, q, dbq.MatchingScheduleEventSubscriptionsParams{EventType: e.Type, Position: e.Position})
+	// Only the owner's own requests fire their schedules (the system's own events, appended by
+	// workers, have the system as actor and fire nothing).
+	matches, err := p.q.MatchingScheduleEventSubscriptions(ctx, q, dbq.MatchingScheduleEventSubscriptionsParams{EventType: e.Type,
+		Actor: e.Metadata.Actor, Position: e.Position})
 	if err != nil || len(matches) == 0 {
 		return err
 	}
@@ -78,16 +83,19 @@ func (p *EventTriggers) follow(ctx context.Context, q dbq.DBTX, e eventlog.Event
 	if err != nil {
 		return err
 	}
-	subscribe := func(spec domain.ScheduleSpec, active bool) error {
-		if spec.Type != domain.ScheduleEvent {
-			return p.q.DeleteScheduleEventSubscription(ctx, q, id)
+	// Every schedule has a row, so its owner is known if an update makes it an event schedule;
+	// only event schedules are active in it.
+	subscribe := func(owner string, spec domain.ScheduleSpec, active bool) error {
+		eventType := ""
+		if spec.Type == domain.ScheduleEvent {
+			eventType = spec.EventType
 		}
-		return p.q.UpsertScheduleEventSubscription(ctx, q, dbq.UpsertScheduleEventSubscriptionParams{ScheduleID: id,
-			EventType: spec.EventType, Active: active, SincePosition: e.Position})
+		return p.q.UpsertScheduleEventSubscription(ctx, q, dbq.UpsertScheduleEventSubscriptionParams{ScheduleID: id, Owner: owner,
+			EventType: eventType, Active: active && eventType != "", SincePosition: e.Position})
 	}
 	switch ev := ev.(type) {
 	case *domain.ScheduleCreated:
-		return subscribe(ev.Spec, true)
+		return subscribe(ev.Owner, ev.Spec, true)
 	case *domain.ScheduleUpdated:
 		// An update does not change whether the schedule is paused.
 		active, err := p.q.ScheduleEventSubscriptionActive(ctx, q, id)
@@ -97,7 +105,7 @@ func (p *EventTriggers) follow(ctx context.Context, q dbq.DBTX, e eventlog.Event
 		if err != nil {
 			return err
 		}
-		return subscribe(ev.Spec, active)
+		return subscribe("", ev.Spec, active)
 	case *domain.SchedulePaused:
 		return p.q.SetScheduleEventSubscriptionActive(ctx, q, dbq.SetScheduleEventSubscriptionActiveParams{ScheduleID: id, Active: false})
 	case *domain.ScheduleResumed:
@@ -108,9 +116,13 @@ func (p *EventTriggers) follow(ctx context.Context, q dbq.DBTX, e eventlog.Event
 	return nil
 }
 
+// MetadataScheduleRun marks the commands a schedule's action sends (and so their events) with
+// the run that sent them.
+const MetadataScheduleRun = "schedule_run_id"
+
 func (p *EventTriggers) Checksum(ctx context.Context, q dbq.DBTX) (projections.Checksum, error) {
 	var c projections.Checksum
-	err := q.QueryRowContext(ctx, `SELECT count(*), md5(coalesce(string_agg(concat_ws('|', schedule_id::text, event_type, active::text,
+	err := q.QueryRowContext(ctx, `SELECT count(*), md5(coalesce(string_agg(concat_ws('|', schedule_id::text, owner, event_type, active::text,
 		since_position::text), E'\n' ORDER BY schedule_id), '')) FROM schedule_event_subscriptions`).Scan(&c.Rows, &c.Sum)
 	return c, err
 }

@@ -385,6 +385,7 @@ type Schedule struct {
 
 type ScheduleEventSubscription struct {
 	ScheduleID    uuid.UUID
+	Owner         string
 	EventType     string
 	Active        bool
 	SincePosition int64

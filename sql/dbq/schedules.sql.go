@@ -396,19 +396,20 @@ func (q *Queries) ListSchedules(ctx context.Context, db DBTX, arg ListSchedulesP
 
 const matchingScheduleEventSubscriptions = `-- name: MatchingScheduleEventSubscriptions :many
 SELECT schedule_id FROM schedule_event_subscriptions
-WHERE event_type = $1 AND active AND since_position < $2
+WHERE event_type = $1 AND owner = $2 AND active AND since_position < $3
 ORDER BY schedule_id
 `
 
 type MatchingScheduleEventSubscriptionsParams struct {
 	EventType string
+	Actor     string
 	Position  int64
 }
 
 // The event schedules an event at position fires: those subscribed to its type before it was
 // appended.
 func (q *Queries) MatchingScheduleEventSubscriptions(ctx context.Context, db DBTX, arg MatchingScheduleEventSubscriptionsParams) ([]uuid.UUID, error) {
-	rows, err := db.QueryContext(ctx, matchingScheduleEventSubscriptions, arg.EventType, arg.Position)
+	rows, err := db.QueryContext(ctx, matchingScheduleEventSubscriptions, arg.EventType, arg.Actor, arg.Position)
 	if err != nil {
 		return nil, err
 	}
@@ -780,14 +781,15 @@ func (q *Queries) UpdateScheduleSpec(ctx context.Context, db DBTX, arg UpdateSch
 }
 
 const upsertScheduleEventSubscription = `-- name: UpsertScheduleEventSubscription :exec
-INSERT INTO schedule_event_subscriptions (schedule_id, event_type, active, since_position)
-VALUES ($1, $2, $3, $4)
+INSERT INTO schedule_event_subscriptions (schedule_id, owner, event_type, active, since_position)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (schedule_id) DO UPDATE SET event_type = EXCLUDED.event_type, active = EXCLUDED.active,
     since_position = EXCLUDED.since_position
 `
 
 type UpsertScheduleEventSubscriptionParams struct {
 	ScheduleID    uuid.UUID
+	Owner         string
 	EventType     string
 	Active        bool
 	SincePosition int64
@@ -796,6 +798,7 @@ type UpsertScheduleEventSubscriptionParams struct {
 func (q *Queries) UpsertScheduleEventSubscription(ctx context.Context, db DBTX, arg UpsertScheduleEventSubscriptionParams) error {
 	_, err := db.ExecContext(ctx, upsertScheduleEventSubscription,
 		arg.ScheduleID,
+		arg.Owner,
 		arg.EventType,
 		arg.Active,
 		arg.SincePosition,

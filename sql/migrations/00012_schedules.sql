@@ -77,6 +77,9 @@ CREATE TABLE schedule_fires (
 -- since_position keeps an event appended before the subscription from firing it.
 CREATE TABLE schedule_event_subscriptions (
     schedule_id    UUID    PRIMARY KEY,
+    -- A schedule fires only on events its owner's own actions appended: nobody's schedule
+    -- reacts to another user's work.
+    owner          TEXT    NOT NULL,
     event_type     TEXT    NOT NULL,
     active         BOOLEAN NOT NULL,
     since_position BIGINT  NOT NULL

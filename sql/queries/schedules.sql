@@ -167,8 +167,8 @@ VALUES (sqlc.arg(schedule_id), sqlc.arg(fire_key), sqlc.arg(run_id))
 ON CONFLICT (schedule_id, fire_key) DO NOTHING;
 
 -- name: UpsertScheduleEventSubscription :exec
-INSERT INTO schedule_event_subscriptions (schedule_id, event_type, active, since_position)
-VALUES (sqlc.arg(schedule_id), sqlc.arg(event_type), sqlc.arg(active), sqlc.arg(since_position))
+INSERT INTO schedule_event_subscriptions (schedule_id, owner, event_type, active, since_position)
+VALUES (sqlc.arg(schedule_id), sqlc.arg(owner), sqlc.arg(event_type), sqlc.arg(active), sqlc.arg(since_position))
 ON CONFLICT (schedule_id) DO UPDATE SET event_type = EXCLUDED.event_type, active = EXCLUDED.active,
     since_position = EXCLUDED.since_position;
 
@@ -182,7 +182,7 @@ DELETE FROM schedule_event_subscriptions WHERE schedule_id = sqlc.arg(schedule_i
 -- appended.
 -- name: MatchingScheduleEventSubscriptions :many
 SELECT schedule_id FROM schedule_event_subscriptions
-WHERE event_type = sqlc.arg(event_type) AND active AND since_position < sqlc.arg(position)
+WHERE event_type = sqlc.arg(event_type) AND owner = sqlc.arg(actor) AND active AND since_position < sqlc.arg(position)
 ORDER BY schedule_id;
 
 -- name: ScheduleEventSubscriptionActive :one
