@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"sync"
 	"time"
@@ -68,6 +69,9 @@ type Options struct {
 	Tools tools.Options
 	// ChatTimeout bounds how long a chat request waits for its reply.
 	ChatTimeout time.Duration
+	// Dashboard, when set, replaces the console embedded in the binary (the end-to-end tests
+	// serve a fresh build of its sources).
+	Dashboard fs.FS
 	// SchedulerEvery is how often the scheduler looks for due schedules (default 1 s).
 	SchedulerEvery time.Duration
 	// Embedder names the embedding model of memory and knowledge (llm.NewEmbedder's spec:
@@ -273,12 +277,12 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
-		Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
+		Tools: toolbox, Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
 		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
 		MemorySearch: searcher, Embeddings: embeddings, MemoryItems: memory.NewItems(db.SQL),
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,
 		CORSOrigins: o.CORSOrigins,
-		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboard.Files(),
+		Waiter:      a.Waiter, Hub: a.Hub, Logger: o.Logger, Dashboard: dashboardFiles(o.Dashboard),
 		ReadYourWrites: o.ReadYourWrites, Version: o.Version,
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, db.SQL, a.Runner.Names(), a.Runner.LastError)
@@ -290,6 +294,13 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	go func() { a.served <- a.Server.Serve(ln) }()
 	a.Server.MarkReady()
 	return a, nil
+}
+
+func dashboardFiles(override fs.FS) fs.FS {
+	if override != nil {
+		return override
+	}
+	return dashboard.Files()
 }
 
 // IdempotencyKeyTTL is how long a stored response answers a retried request.

@@ -378,4 +378,11 @@ func int64Query(c *fiber.Ctx, name string) (int64, error) {
 func (s *Server) personas(c *fiber.Ctx) error { return c.JSON(fiber.Map{"personas": domain.Personas}) }
 
 // catalog lists providers and models with their limits and prices; keys are never part of it.
-func (s *Server) catalog(c *fiber.Ctx) error { return c.JSON(fiber.Map{"providers": llm.Catalog()}) }
+// catalog lists the model providers and the tools an agent can be given, for forms.
+func (s *Server) catalog(c *fiber.Ctx) error {
+	tools := []llm.ToolSpec{}
+	if s.deps.Tools != nil {
+		tools = s.deps.Tools.Specs(s.deps.Tools.Names())
+	}
+	return c.JSON(fiber.Map{"providers": llm.Catalog(), "tools": tools})
+}

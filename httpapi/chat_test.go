@@ -210,7 +210,8 @@ func TestPersonasAndCatalog(t *testing.T) {
 		t.Fatalf("personas: %d", r.status)
 	}
 	r = s.do("GET", "/catalog", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), "gpt-4o-mini") || !strings.Contains(string(r.body), "context_window") {
+	if r.status != 200 || !strings.Contains(string(r.body), "gpt-4o-mini") || !strings.Contains(string(r.body), "context_window") ||
+		!strings.Contains(string(r.body), `"name":"http_get"`) {
 		t.Fatalf("catalog: %d %s", r.status, r.body)
 	}
 }

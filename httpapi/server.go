@@ -27,6 +27,7 @@ import (
 	"github.com/gathering/gathering/memory"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
+	"github.com/gathering/gathering/tools"
 )
 
 // Deps are the parts the API is built from.
@@ -40,6 +41,8 @@ type Deps struct {
 	Circles *projections.CircleQueries
 	// Projects reads projects with their linked circles.
 	Projects *projections.ProjectQueries
+	// Tools is the tool registry agents are given tools from (listed in /catalog).
+	Tools *tools.Registry
 	// Pipelines reads pipeline definitions and runs with their nodes.
 	Pipelines *projections.PipelineQueries
 	// Schedules reads schedules and their runs.

@@ -3,7 +3,7 @@
 // tests that need a PostgreSQL with pgvector where the machine's server has none.
 //
 // The npm packages are pinned in package.json and package-lock.json beside this file;
-// scripts/ensure-pglite.sh installs them (npm ci) when node_modules is missing or stale. Node 20
+// scripts/ensure-npm.sh installs them (npm ci) when node_modules is missing or stale. Node 20
 // or newer is required: without it the test fails (CI has node) and says how to install it.
 //
 // PGlite is one in-memory database that serves one connection at a time: open it with Open
@@ -52,13 +52,13 @@ func StartServer(t testing.TB) *Server {
 	dir := harnessDir()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("pglite: node is not installed; the PGlite tests need node 20 or newer and npm "+
-			"(Debian: apt-get install nodejs npm; then scripts/ensure-pglite.sh): %v", err)
+			"(Debian: apt-get install nodejs npm; then scripts/ensure-npm.sh): %v", err)
 	}
-	ensure := exec.Command("bash", filepath.Join(dir, "..", "..", "scripts", "ensure-pglite.sh"))
+	ensure := exec.Command("bash", filepath.Join(dir, "..", "..", "scripts", "ensure-npm.sh"))
 	var ensureOut bytes.Buffer
 	ensure.Stdout, ensure.Stderr = &ensureOut, &ensureOut
 	if err := ensure.Run(); err != nil {
-		t.Fatalf("pglite: scripts/ensure-pglite.sh failed (it runs npm ci in internal/pglite): %v\n%s", err, ensureOut.String())
+		t.Fatalf("pglite: scripts/ensure-npm.sh failed (it runs npm ci in internal/pglite): %v\n%s", err, ensureOut.String())
 	}
 
 	began := time.Now()

@@ -96,6 +96,7 @@ func serveOpenAI(s *Server, w http.ResponseWriter, r *http.Request, rec Request)
 	chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil)
 	for _, word := range words(st.text) {
 		chunk(map[string]any{"content": word}, nil)
+		s.pace()
 	}
 	for i, c := range st.calls {
 		chunk(map[string]any{"tool_calls": []any{map[string]any{

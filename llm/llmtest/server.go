@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -77,6 +78,9 @@ type Server struct {
 	key      string
 	script   []step
 	requests []Request
+
+	// wordDelay paces streamed words, so that a browser watching the stream sees it grow.
+	wordDelay time.Duration
 
 	// Embedding requests are answered apart from the chat script.
 	embedFails    []int
@@ -301,6 +305,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func setRetryAfter(w http.ResponseWriter, st step) {
 	if st.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(st.retryAfter))
+	}
+}
+
+// PaceWords makes the fake wait d between streamed words (OpenAI flavour), as a real model
+// does; end-to-end tests use it to watch an answer grow.
+func (s *Server) PaceWords(d time.Duration) *Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wordDelay = d
+	return s
+}
+
+func (s *Server) pace() {
+	s.mu.Lock()
+	d := s.wordDelay
+	s.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
 	}
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure the PGlite test harness (internal/pglite) has its npm packages: PGlite, its pgvector
-# extension and pglite-socket, at the versions pinned in internal/pglite/package-lock.json.
+# Make sure an npm project of this repository has its packages, at the versions pinned in its
+# lock file: by default the PGlite test harness (internal/pglite: PGlite, its pgvector extension
+# and pglite-socket); with a directory argument, that project (dashboard/).
 #
 # Idempotent: runs `npm ci` only when node_modules is missing or was installed from another
 # lock file (the lock's sha256 is kept in node_modules/.gathering-lock-hash). Concurrent runs
@@ -10,10 +11,10 @@
 # Progress goes to stderr; the last line on stdout is the harness directory.
 set -euo pipefail
 
-log() { echo "ensure-pglite: $*" >&2; }
+log() { echo "ensure-npm: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-dir="$(cd "$(dirname "$0")/../internal/pglite" && pwd)"
+dir="$(cd "${1:-$(dirname "$0")/../internal/pglite}" && pwd)"
 
 # On a fresh Debian machine, install node and npm from the distribution when we may.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -37,7 +38,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 	echo "$dir"
 	exit 0
 fi
-log "installing the PGlite harness packages (npm ci in $dir)"
+log "installing the npm packages of $dir (npm ci)"
 (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed in $dir"
 echo "$want" >"$stamp"
 echo "$dir"
