@@ -42,7 +42,7 @@ migrate: build
 
 # The full gate: formatting, vet, generated code up to date, then every test with the race
 # detector against a real PostgreSQL.
-test: lint sqlc-check
+test: lint sqlc-check dashboard-check
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	$(GO) test -race -count=1 -timeout 40m ./...

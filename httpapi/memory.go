@@ -164,6 +164,9 @@ func (s *Server) recall(kinds []string) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if hits == nil {
+			hits = []memory.Hit{} // nothing found is an empty list, not null
+		}
 		return c.JSON(fiber.Map{"items": hits, "mode": q.Mode, "path": s.deps.MemorySearch.Path(), "model": s.deps.Embeddings.Model()})
 	}
 }
@@ -250,6 +253,9 @@ func (s *Server) listKnowledge(c *fiber.Ctx) error {
 	docs, err := s.deps.MemoryItems.Documents(c.UserContext(), owner, c.Query("scope"), limit)
 	if err != nil {
 		return err
+	}
+	if docs == nil {
+		docs = []memory.Document{}
 	}
 	return c.JSON(fiber.Map{"items": docs})
 }
