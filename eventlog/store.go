@@ -185,6 +185,8 @@ type Filter struct {
 	StreamID   string
 	StreamType string
 	EventType  string
+	// Before, when set, makes ReadLatest start below this cursor (paging back through the log).
+	Before *Cursor
 }
 
 // ReadAfter returns up to limit committed events after cursor in gap-safe global order.
@@ -208,8 +210,13 @@ func (s *Store) ReadAfter(ctx context.Context, q dbq.DBTX, after Cursor, f Filte
 
 // ReadLatest returns the newest limit events (newest first), for operators browsing the log.
 func (s *Store) ReadLatest(ctx context.Context, q dbq.DBTX, f Filter, limit int) ([]Event, error) {
-	rows, err := s.q.ReadLatest(ctx, q, dbq.ReadLatestParams{StreamID: nullString(f.StreamID),
-		StreamType: nullString(f.StreamType), EventType: nullString(f.EventType), MaxRows: int32(limit)})
+	p := dbq.ReadLatestParams{StreamID: nullString(f.StreamID), StreamType: nullString(f.StreamType),
+		EventType: nullString(f.EventType), MaxRows: int32(limit)}
+	if f.Before != nil {
+		p.BeforeTx = sql.NullInt64{Int64: f.Before.TxID, Valid: true}
+		p.BeforePosition = sql.NullInt64{Int64: f.Before.Position, Valid: true}
+	}
+	rows, err := s.q.ReadLatest(ctx, q, p)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: read latest: %w", err)
 	}

@@ -65,6 +65,18 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 			return err
 		}
 	} else {
+		// ?before=<position> pages back from an event the client has shown.
+		if before := c.Query("before"); before != "" {
+			pos, err := int64Query(c, "before")
+			if err != nil {
+				return err
+			}
+			cur, err := s.deps.Store.CursorOf(c.UserContext(), s.deps.DB.SQL, pos)
+			if err != nil {
+				return invalid("before", "unknown position")
+			}
+			f.Before = &cur
+		}
 		if events, err = s.deps.Store.ReadLatest(c.UserContext(), s.deps.DB.SQL, f, limit); err != nil {
 			return err
 		}

@@ -570,6 +570,27 @@ func TestEventsEndpointBrowsesTheLog(t *testing.T) {
 	if r := s.do("GET", "/events?limit=5000", nil); r.status != 400 {
 		t.Fatalf("limit: %d", r.status)
 	}
+	// Paging back: the events before the newest one, newest first.
+	newest := s.do("GET", "/events?limit=1", nil)
+	var top struct {
+		Events []struct {
+			Position int64 `json:"position"`
+		} `json:"events"`
+	}
+	_ = json.Unmarshal(newest.body, &top)
+	r = s.do("GET", fmt.Sprintf("/events?limit=2&before=%d", top.Events[0].Position), nil)
+	var older struct {
+		Events []struct {
+			Position int64 `json:"position"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(r.body, &older); err != nil || r.status != 200 || len(older.Events) != 2 ||
+		older.Events[0].Position >= top.Events[0].Position || older.Events[1].Position >= older.Events[0].Position {
+		t.Fatalf("before: %d %s (newest %d)", r.status, r.body, top.Events[0].Position)
+	}
+	if r := s.do("GET", "/events?before=424242", nil); r.status != 400 {
+		t.Fatalf("before an unknown position: %d", r.status)
+	}
 	// The audit chain verifies, over everything and over one stream.
 	r = s.do("GET", "/admin/audit/verify", nil)
 	var report struct {

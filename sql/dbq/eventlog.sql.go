@@ -393,15 +393,19 @@ FROM eventlog.events
 WHERE ($1::text IS NULL OR stream_id = $1)
   AND ($2::text IS NULL OR stream_type = $2)
   AND ($3::text IS NULL OR event_type = $3)
+  AND ($4::bigint IS NULL
+       OR (transaction_id, "offset") < ($4::bigint::text::xid8, $5::bigint))
 ORDER BY transaction_id DESC, "offset" DESC
-LIMIT $4
+LIMIT $6
 `
 
 type ReadLatestParams struct {
-	StreamID   sql.NullString
-	StreamType sql.NullString
-	EventType  sql.NullString
-	MaxRows    int32
+	StreamID       sql.NullString
+	StreamType     sql.NullString
+	EventType      sql.NullString
+	BeforeTx       sql.NullInt64
+	BeforePosition sql.NullInt64
+	MaxRows        int32
 }
 
 type ReadLatestRow struct {
@@ -423,12 +427,15 @@ type ReadLatestRow struct {
 	Hash          []byte
 }
 
-// ReadBefore pages the log backwards (newest first) for operators; it needs no gap safety.
+// ReadLatest pages the log backwards (newest first) for operators, optionally from before a
+// cursor; it needs no gap safety.
 func (q *Queries) ReadLatest(ctx context.Context, db DBTX, arg ReadLatestParams) ([]ReadLatestRow, error) {
 	rows, err := db.QueryContext(ctx, readLatest,
 		arg.StreamID,
 		arg.StreamType,
 		arg.EventType,
+		arg.BeforeTx,
+		arg.BeforePosition,
 		arg.MaxRows,
 	)
 	if err != nil {

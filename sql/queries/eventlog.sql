@@ -33,7 +33,8 @@ WHERE (transaction_id, "offset") > (sqlc.arg(after_tx)::bigint::text::xid8, sqlc
 ORDER BY transaction_id, "offset"
 LIMIT sqlc.arg(max_rows);
 
--- ReadBefore pages the log backwards (newest first) for operators; it needs no gap safety.
+-- ReadLatest pages the log backwards (newest first) for operators, optionally from before a
+-- cursor; it needs no gap safety.
 -- name: ReadLatest :many
 SELECT "offset", uuid, transaction_id::text::bigint AS transaction_id, stream_id, stream_type,
        stream_version, event_type, schema_version, payload, metadata, correlation_id,
@@ -42,6 +43,8 @@ FROM eventlog.events
 WHERE (sqlc.narg(stream_id)::text IS NULL OR stream_id = sqlc.narg(stream_id))
   AND (sqlc.narg(stream_type)::text IS NULL OR stream_type = sqlc.narg(stream_type))
   AND (sqlc.narg(event_type)::text IS NULL OR event_type = sqlc.narg(event_type))
+  AND (sqlc.narg(before_tx)::bigint IS NULL
+       OR (transaction_id, "offset") < (sqlc.narg(before_tx)::bigint::text::xid8, sqlc.narg(before_position)::bigint))
 ORDER BY transaction_id DESC, "offset" DESC
 LIMIT sqlc.arg(max_rows);
 
