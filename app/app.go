@@ -69,6 +69,8 @@ type Options struct {
 	Tools tools.Options
 	// ChatTimeout bounds how long a chat request waits for its reply.
 	ChatTimeout time.Duration
+	// WorkspacesDir holds the projects' workspaces (one directory each); empty disables them.
+	WorkspacesDir string
 	// Dashboard, when set, replaces the console embedded in the binary (the end-to-end tests
 	// serve a fresh build of its sources).
 	Dashboard fs.FS
@@ -225,6 +227,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterMemories(a.Bus, repo, a.Jobs)
 	commands.RegisterPipelines(a.Bus, repo, a.Jobs)
 	commands.RegisterSchedules(a.Bus, repo, a.Jobs)
+	commands.RegisterWorkspaces(a.Bus, repo)
 	a.Repo = repo
 	if err := a.Bus.Run(context.Background()); err != nil {
 		return fail(err)
@@ -277,7 +280,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
-		Tools: toolbox, Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
+		Tools: toolbox, WorkspacesDir: o.WorkspacesDir, Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
 		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
 		MemorySearch: searcher, Embeddings: embeddings, MemoryItems: memory.NewItems(db.SQL),
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,

@@ -119,7 +119,7 @@ func (r *Registry) Redact(eventType string, payload []byte) []byte {
 }
 
 // Events is the registry of every event type in GatheRing.
-var Events = NewRegistry(concat(agentEventSpecs(), userEventSpecs(), chatEventSpecs(), taskEventSpecs(), circleEventSpecs(), conversationEventSpecs(), circleTaskEventSpecs(), projectEventSpecs(), memoryEventSpecs(), pipelineEventSpecs(), scheduleEventSpecs())...)
+var Events = NewRegistry(concat(agentEventSpecs(), userEventSpecs(), chatEventSpecs(), taskEventSpecs(), circleEventSpecs(), conversationEventSpecs(), circleTaskEventSpecs(), projectEventSpecs(), memoryEventSpecs(), pipelineEventSpecs(), scheduleEventSpecs(), workspaceEventSpecs())...)
 
 func concat(groups ...[]EventSpec) []EventSpec {
 	var all []EventSpec

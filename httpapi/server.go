@@ -41,6 +41,9 @@ type Deps struct {
 	Circles *projections.CircleQueries
 	// Projects reads projects with their linked circles.
 	Projects *projections.ProjectQueries
+	// WorkspacesDir holds the projects' workspaces, one directory per project; empty disables
+	// the /workspace routes.
+	WorkspacesDir string
 	// Tools is the tool registry agents are given tools from (listed in /catalog).
 	Tools *tools.Registry
 	// Pipelines reads pipeline definitions and runs with their nodes.
@@ -241,6 +244,22 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/schedules/:id/runs/:run", read, s.getScheduleRun)
 	route(fiber.MethodGet, "/schedules/:id/upcoming", read, s.scheduleUpcoming)
 
+	route(fiber.MethodGet, "/workspace/:id/tree", read, s.workspaceTree)
+	route(fiber.MethodGet, "/workspace/:id/file", read, s.readFile)
+	route(fiber.MethodGet, "/workspace/:id/raw", read, s.downloadFile)
+	route(fiber.MethodPut, "/workspace/:id/file", write, s.writeFile)
+	route(fiber.MethodDelete, "/workspace/:id/file", write, s.deleteFile)
+	route(fiber.MethodPost, "/workspace/:id/dir", write, s.makeDir)
+	route(fiber.MethodPost, "/workspace/:id/move", write, s.moveFile)
+	route(fiber.MethodGet, "/workspace/:id/search", read, s.searchFiles)
+	route(fiber.MethodGet, "/workspace/:id/git/status", read, s.gitStatus)
+	route(fiber.MethodGet, "/workspace/:id/git/diff", read, s.gitDiff)
+	route(fiber.MethodGet, "/workspace/:id/git/log", read, s.gitLog)
+	route(fiber.MethodGet, "/workspace/:id/git/branches", read, s.gitBranches)
+	for _, action := range []string{"init", "stage", "unstage", "commit", "checkout"} {
+		route(fiber.MethodPost, "/workspace/:id/git/"+action, write, s.gitAction(action))
+	}
+
 	route(fiber.MethodGet, "/users", admin(ratelimit.Read), s.listUsers)
 	route(fiber.MethodPost, "/users", admin(ratelimit.Write), s.adminCreateUser)
 	route(fiber.MethodPost, "/users/:id/deactivate", write, s.deactivateUser)
@@ -254,6 +273,7 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/ws/circles/:name", append(read, s.upgradeOnly), s.circleFeed())
 	route(fiber.MethodGet, "/ws/pipelines/:id", append(read, s.upgradeOnly), s.pipelineFeed())
 	route(fiber.MethodGet, "/ws/schedules/:id", append(read, s.upgradeOnly), s.scheduleFeed())
+	route(fiber.MethodGet, "/ws/workspace/:id", append(read, s.upgradeOnly), s.workspaceFeed())
 	route(fiber.MethodGet, "/ws", append(read, s.upgradeOnly), s.generalFeed())
 
 	if d.Dashboard != nil {

@@ -16,6 +16,7 @@ import (
 type config struct {
 	DatabaseURL     string
 	DataDir         string
+	WorkspacesDir   string
 	EmbeddedPGPort  int
 	Host            string
 	Port            int
@@ -51,6 +52,7 @@ func loadConfig() (config, error) {
 	c := config{
 		DatabaseURL:     os.Getenv("DATABASE_URL"),
 		DataDir:         env("GATHERING_DATA_DIR", ".gathering"),
+		WorkspacesDir:   os.Getenv("WORKSPACES_DIR"),
 		Host:            env("API_HOST", "127.0.0.1"),
 		Env:             env("GATHERING_ENV", "development"),
 		LogLevel:        env("LOG_LEVEL", "info"),

@@ -70,7 +70,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 			AnthropicBaseURL: cfg.AnthropicBaseURL, OllamaBaseURL: cfg.OllamaBaseURL, Timeout: cfg.LLMTimeout, MaxRetries: cfg.LLMMaxRetries},
 		Embedder:    cfg.Embedder,
 		Tools:       tools.Options{AllowPrivateNetworks: cfg.ToolsAllowPrivateNetworks},
-		ChatTimeout: cfg.ChatTimeout})
+		ChatTimeout: cfg.ChatTimeout, WorkspacesDir: workspacesDir(cfg)})
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -105,4 +105,16 @@ func developmentSecret(dataDir string) ([]byte, error) {
 		return nil, err
 	}
 	return secret, nil
+}
+
+// workspacesDir is where projects' workspaces live: WORKSPACES_DIR, or <data dir>/workspaces.
+func workspacesDir(cfg config) string {
+	dir := cfg.WorkspacesDir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "workspaces")
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return dir
 }

@@ -1,0 +1,193 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gathering/gathering/app"
+)
+
+// withWorkspaces gives the server a workspaces directory and returns it.
+func withWorkspaces(dir string) option {
+	return func(o *app.Options) { o.WorkspacesDir = dir }
+}
+
+// TestWorkspaceFilesGitAndEscapes: a project's workspace through REST: write, read, tree,
+// search, move, delete, raw download; git init, stage, diff, commit, log, branches, checkout;
+// every change a workspace.* event on the project's feed; path escapes in every encoding
+// refused on every file route with nothing changed outside; strangers refused.
+func TestWorkspaceFilesGitAndEscapes(t *testing.T) {
+	base := t.TempDir()
+	wsDir := filepath.Join(base, "workspaces")
+	outside := filepath.Join(base, "secret.txt")
+	if err := os.WriteFile(outside, []byte("do not touch"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, withWorkspaces(wsDir))
+	s.token, _ = s.member("builder@example.com")
+	r := s.do("POST", "/projects", map[string]any{"name": "site", "display_name": "Site"})
+	if r.status != 201 {
+		t.Fatalf("project: %d %s", r.status, r.body)
+	}
+	pid := r.json(t)["id"].(string)
+	w := "/workspace/" + pid
+	feed := dial(t, s, "/ws/workspace/"+pid)
+
+	r = s.do("PUT", w+"/file?path=src/main.go", "package main\n\nfunc main() {}\n")
+	if r.status != 200 {
+		t.Fatalf("write: %d %s", r.status, r.body)
+	}
+	hash := r.json(t)["sha256"].(string)
+	if r := s.do("PUT", w+"/file?path=src/main.go", "stale write", "If-Match", `"0000"`); r.status != 409 {
+		t.Fatalf("a write with a stale If-Match: %d %s", r.status, r.body)
+	}
+	if r := s.do("PUT", w+"/file?path=src/main.go", "package main\n\n// Entry point.\nfunc main() {}\n", "If-Match", `"`+hash+`"`); r.status != 200 {
+		t.Fatalf("a write with the current If-Match: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", w+"/file?path=src/main.go", nil)
+	if f := r.json(t); r.status != 200 || !strings.Contains(f["content"].(string), "Entry point") || f["encoding"] != "utf-8" || f["sha256"] == nil {
+		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", w+"/file?path=src/main.go&offset=8&length=4", nil); r.json(t)["content"] != "main" {
+		t.Fatalf("range read: %s", r.body)
+	}
+	if r := s.do("GET", w+"/raw?path=src/main.go", nil); r.status != 200 || !strings.Contains(string(r.body), "Entry point") ||
+		!strings.Contains(r.header.Get("Content-Disposition"), "main.go") {
+		t.Fatalf("raw: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", w+"/dir", map[string]any{"path": "docs"}); r.status != 201 {
+		t.Fatalf("mkdir: %d %s", r.status, r.body)
+	}
+	s.do("PUT", w+"/file?path=docs/notes.md", "TODO: ship it\n")
+	if r := s.do("POST", w+"/move", map[string]any{"from": "docs/notes.md", "to": "docs/todo.md"}); r.status != 200 {
+		t.Fatalf("move: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", w+"/tree?depth=3", nil)
+	var tree struct {
+		Items []struct {
+			Path string `json:"path"`
+		} `json:"items"`
+	}
+	_ = json.Unmarshal(r.body, &tree)
+	var paths []string
+	for _, e := range tree.Items {
+		paths = append(paths, e.Path)
+	}
+	if got := strings.Join(paths, ","); !strings.Contains(got, "src/main.go") || !strings.Contains(got, "docs/todo.md") || strings.Contains(got, "notes.md") {
+		t.Fatalf("tree: %s", got)
+	}
+	if r := s.do("GET", w+"/search?q=ship", nil); r.status != 200 || !strings.Contains(string(r.body), `"docs/todo.md"`) {
+		t.Fatalf("search: %d %s", r.status, r.body)
+	}
+
+	// Git on the real repository of the workspace.
+	for _, step := range []struct {
+		path string
+		body any
+	}{{"/git/init", nil}, {"/git/stage", map[string]any{"paths": []string{"src/main.go", "docs/todo.md"}}}} {
+		if r := s.do("POST", w+step.path, step.body); r.status != 200 {
+			t.Fatalf("%s: %d %s", step.path, r.status, r.body)
+		}
+	}
+	if r := s.do("GET", w+"/git/diff?staged=true", nil); !strings.Contains(string(r.body), "+TODO: ship it") {
+		t.Fatalf("staged diff: %s", r.body)
+	}
+	r = s.do("POST", w+"/git/commit", map[string]any{"message": "First version"})
+	if r.status != 200 || r.json(t)["Hash"] == nil && r.json(t)["hash"] == nil {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", w+"/git/log", nil); !strings.Contains(string(r.body), "First version") || !strings.Contains(string(r.body), "builder@example.com") {
+		t.Fatalf("log: %s", r.body)
+	}
+	if r := s.do("POST", w+"/git/checkout", map[string]any{"branch": "feature/x", "create": true}); r.status != 200 {
+		t.Fatalf("checkout: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", w+"/git/branches", nil); !strings.Contains(string(r.body), "feature/x") {
+		t.Fatalf("branches: %s", r.body)
+	}
+	for _, bad := range []string{"--upload-pack=evil", "-b", "a..b"} {
+		if r := s.do("POST", w+"/git/checkout", map[string]any{"branch": bad, "create": true}); r.status != 400 && r.status != 403 {
+			t.Fatalf("branch %q: %d %s", bad, r.status, r.body)
+		}
+	}
+	if r := s.do("DELETE", w+"/file?path=docs&recursive=true", nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", w+"/git/status", nil); !strings.Contains(string(r.body), "docs/todo.md") {
+		t.Fatalf("status after delete: %s", r.body)
+	}
+
+	// Every change reached the workspace's feed, in order.
+	var kinds []string
+	for len(kinds) < 10 {
+		m := read(t, feed)
+		if strings.HasPrefix(m.Type, "workspace.") {
+			kinds = append(kinds, strings.TrimPrefix(m.Type, "workspace."))
+		}
+	}
+	want := "file_written,file_written,dir_created,file_written,moved,git_initialized,git_staged,git_committed,git_checked_out,deleted"
+	if got := strings.Join(kinds, ","); got != want {
+		t.Fatalf("feed: %s\nwant %s", got, want)
+	}
+
+	// Escapes, in every encoding, through every file route: refused, nothing outside touched.
+	before := s.eventCount()
+	hostile := []string{"../secret.txt", "src/../../secret.txt", "/etc/passwd", "%2e%2e/secret.txt", "%252e%252e/secret.txt",
+		"..%2fsecret.txt", `..\secret.txt`, `src\..\..\secret.txt`, "..%5csecret.txt", "src/%00x", ".git/config",
+		"\u2025/secret.txt", "..%c0%afsecret.txt"}
+	if err := os.Symlink(outside, filepath.Join(wsDir, pid, "link")); err != nil {
+		t.Fatal(err)
+	}
+	hostile = append(hostile, "link")
+	for _, p := range hostile {
+		q := url.QueryEscape(p)
+		for _, req := range []struct {
+			method, path string
+			body         any
+		}{
+			{"GET", w + "/file?path=" + q, nil},
+			{"GET", w + "/raw?path=" + q, nil},
+			{"PUT", w + "/file?path=" + q, "overwritten"},
+			{"DELETE", w + "/file?path=" + q, nil},
+			{"GET", w + "/tree?path=" + q, nil},
+			{"GET", w + "/search?q=x&path=" + q, nil},
+			{"POST", w + "/dir", map[string]any{"path": p}},
+			{"POST", w + "/move", map[string]any{"from": p, "to": "moved.txt"}},
+			{"POST", w + "/move", map[string]any{"from": "src/main.go", "to": p}},
+			{"POST", w + "/git/stage", map[string]any{"paths": []string{p}}},
+			{"GET", w + "/git/diff?path=" + q, nil},
+		} {
+			r := s.do(req.method, req.path, req.body)
+			if r.status != 400 && r.status != 403 && r.status != 404 {
+				t.Errorf("%s %s (%q): %d %s", req.method, req.path, p, r.status, r.body)
+			}
+			if strings.Contains(string(r.body), "do not touch") || strings.Contains(string(r.body), base) {
+				t.Errorf("%s %s leaked: %s", req.method, req.path, r.body)
+			}
+		}
+	}
+	if got, _ := os.ReadFile(outside); string(got) != "do not touch" {
+		t.Fatalf("the file outside was changed: %q", got)
+	}
+	if entries, _ := os.ReadDir(base); len(entries) != 2 {
+		t.Fatalf("something was created beside the workspaces: %v", entries)
+	}
+	if after := s.eventCount(); after != before {
+		t.Fatalf("refused requests recorded %d changes", after-before)
+	}
+
+	// Another member cannot reach the workspace at all.
+	s.token, _ = s.member("stranger@example.com")
+	for _, p := range []string{"/tree", "/file?path=src/main.go", "/git/status"} {
+		if r := s.do("GET", w+p, nil); r.status != 403 {
+			t.Fatalf("a stranger read %s: %d", p, r.status)
+		}
+	}
+	if r := s.do("PUT", w+"/file?path=x.txt", "mine now"); r.status != 403 {
+		t.Fatalf("a stranger wrote: %d", r.status)
+	}
+}
