@@ -80,8 +80,11 @@ func TestProjectsProjectionFollowsCommandsAndReplays(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := projections.NewWaiter(e.db.SQL, e.notifier).WaitFor(wctx, "projects", last.Cursor()); err != nil {
-		t.Fatal(err)
+	// The project read joins the circles read model: both must have caught up.
+	for _, name := range []string{"projects", "circles"} {
+		if err := projections.NewWaiter(e.db.SQL, e.notifier).WaitFor(wctx, name, last.Cursor()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reads := projections.NewProjectQueries(e.db.SQL)
 	got, err := reads.ByID(ctx, ids[0])
