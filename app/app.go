@@ -32,6 +32,7 @@ import (
 	"github.com/gathering/gathering/pipeline/executor"
 	"github.com/gathering/gathering/projections"
 	"github.com/gathering/gathering/ratelimit"
+	"github.com/gathering/gathering/sandbox"
 	"github.com/gathering/gathering/scheduler/engine"
 	"github.com/gathering/gathering/tasks"
 	"github.com/gathering/gathering/tools"
@@ -180,6 +181,15 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	commands.RegisterUsers(a.Bus, repo)
 	workers := river.NewWorkers()
 	models, toolbox := llm.NewRegistry(o.LLM), tools.Default(o.Tools)
+	// Agents' skills act in their own workspaces; code runs in the sandbox where this process
+	// can isolate it (root, util-linux), and run_code and shell are left out elsewhere.
+	var box *sandbox.Sandbox
+	if len(sandbox.Available()) > 0 {
+		box = sandbox.New(sandbox.Config{})
+	}
+	if err := tools.RegisterSkills(toolbox, tools.SkillOptions{WorkspacesDir: o.WorkspacesDir, Sandbox: box}); err != nil {
+		return fail(fmt.Errorf("skills: %w", err))
+	}
 	cost := func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }
 	embedder, err := llm.NewEmbedder(o.Embedder, o.LLM)
 	if err != nil {

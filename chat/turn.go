@@ -117,7 +117,8 @@ func Run(ctx context.Context, t Turn) (string, domain.ChatTotals, error) {
 		for _, call := range resp.ToolCalls {
 			rec, done := findTool(recordedTools, call.ID)
 			if !done {
-				res := t.Tools.Call(ctx, call, t.Agent.Spec.Tools)
+				// Skills act in the calling agent's own workspace: they need to know who calls.
+				res := t.Tools.Call(tools.WithCaller(ctx, tools.Caller{AgentID: t.Agent.ID}), call, t.Agent.Spec.Tools)
 				rec = domain.ToolCallRecord{Step: step, ToolCallID: call.ID, Name: call.Name, Arguments: call.Arguments,
 					Output: res.Output, IsError: res.IsError, Error: res.Error, DurationMS: res.Duration.Milliseconds()}
 				if err := t.Record.ToolCalled(ctx, rec); err != nil {

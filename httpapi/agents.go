@@ -380,9 +380,19 @@ func (s *Server) personas(c *fiber.Ctx) error { return c.JSON(fiber.Map{"persona
 // catalog lists providers and models with their limits and prices; keys are never part of it.
 // catalog lists the model providers and the tools an agent can be given, for forms.
 func (s *Server) catalog(c *fiber.Ctx) error {
-	tools := []llm.ToolSpec{}
-	if s.deps.Tools != nil {
-		tools = s.deps.Tools.Specs(s.deps.Tools.Names())
+	type toolInfo struct {
+		llm.ToolSpec
+		Permissions []string `json:"permissions"`
 	}
-	return c.JSON(fiber.Map{"providers": llm.Catalog(), "tools": tools})
+	list := []toolInfo{}
+	if s.deps.Tools != nil {
+		for _, spec := range s.deps.Tools.Specs(s.deps.Tools.Names()) {
+			perms := s.deps.Tools.Permissions(spec.Name)
+			if perms == nil {
+				perms = []string{}
+			}
+			list = append(list, toolInfo{ToolSpec: spec, Permissions: perms})
+		}
+	}
+	return c.JSON(fiber.Map{"providers": llm.Catalog(), "tools": list})
 }

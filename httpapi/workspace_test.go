@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gathering/gathering/app"
+	"github.com/gathering/gathering/llm"
+	"github.com/gathering/gathering/llm/llmtest"
 )
 
 // withWorkspaces gives the server a workspaces directory and returns it.
@@ -189,5 +191,41 @@ func TestWorkspaceFilesGitAndEscapes(t *testing.T) {
 	}
 	if r := s.do("PUT", w+"/file?path=x.txt", "mine now"); r.status != 403 {
 		t.Fatalf("a stranger wrote: %d", r.status)
+	}
+}
+
+// TestAgentSkillsWorkThroughChat: an agent granted fs_write writes a file in its own workspace
+// when its model asks to, the call is recorded with the chat, and a skill it was not granted is
+// refused with a reason the model reads.
+func TestAgentSkillsWorkThroughChat(t *testing.T) {
+	base := t.TempDir()
+	fake := llmtest.NewOpenAI(t)
+	fake.CallTool("call_1", "fs_write", `{"path":"notes/plan.md","content":"1. ship\n"}`).
+		CallTool("call_2", "fs_read", `{"path":"../../etc/passwd"}`).
+		Reply("Written.")
+	s := start(t, withWorkspaces(filepath.Join(base, "ws")), func(o *app.Options) {
+		o.LLM = llm.Config{OpenAIKey: llmtest.Key, OpenAIBaseURL: fake.BaseURL()}
+	})
+	r := s.do("POST", "/agents", map[string]any{"name": "Scribe", "provider": "openai", "model": "gpt-4o-mini", "tools": []string{"fs_write"}})
+	if r.status != 201 {
+		t.Fatalf("agent: %d %s", r.status, r.body)
+	}
+	agent := r.json(t)["id"].(string)
+	got, r := s.chat(agent, map[string]any{"message": "Write the plan."})
+	if r.status != 200 || got.Content != "Written." || len(got.ToolCalls) != 2 {
+		t.Fatalf("chat: %d %s", r.status, r.body)
+	}
+	if got.ToolCalls[0].IsError || !strings.Contains(string(got.ToolCalls[0].Output), `"notes/plan.md"`) {
+		t.Fatalf("fs_write: %+v", got.ToolCalls[0])
+	}
+	if !got.ToolCalls[1].IsError || !strings.Contains(got.ToolCalls[1].Error, "not permitted") {
+		t.Fatalf("an ungranted skill: %+v", got.ToolCalls[1])
+	}
+	content, err := os.ReadFile(filepath.Join(base, "ws", "agents", agent, "notes", "plan.md"))
+	if err != nil || string(content) != "1. ship\n" {
+		t.Fatalf("the file in the agent's workspace: %q %v", content, err)
+	}
+	if r := s.do("GET", "/catalog", nil); !strings.Contains(string(r.body), `"name":"fs_write"`) || !strings.Contains(string(r.body), `"permissions":["write"]`) {
+		t.Fatalf("catalog: %s", r.body)
 	}
 }

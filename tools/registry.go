@@ -41,6 +41,9 @@ type Tool struct {
 	// accepted by every provider's function-name rules.
 	Name        string
 	Description string
+	// Permissions are what the tool may do (read, write, execute, network, git), shown to
+	// whoever grants it to an agent.
+	Permissions []string
 	// Schema is the JSON Schema (draft 2020-12) of the arguments object. Its root must be
 	// {"type": "object", ...} because providers only accept object parameters.
 	Schema json.RawMessage
@@ -146,6 +149,16 @@ func (r *Registry) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Permissions returns the permissions a tool declares (nil for an unknown tool).
+func (r *Registry) Permissions(name string) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e, ok := r.tools[name]; ok {
+		return slices.Clone(e.tool.Permissions)
+	}
+	return nil
 }
 
 // Known reports whether a tool called name is registered.
