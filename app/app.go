@@ -72,6 +72,8 @@ type Options struct {
 	ChatTimeout time.Duration
 	// WorkspacesDir holds the projects' workspaces (one directory each); empty disables them.
 	WorkspacesDir string
+	// TerminalIdle closes a workspace terminal left without input (default 15 minutes).
+	TerminalIdle time.Duration
 	// Dashboard, when set, replaces the console embedded in the binary (the end-to-end tests
 	// serve a fresh build of its sources).
 	Dashboard fs.FS
@@ -290,7 +292,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 		DB: db, Store: a.Store, Bus: a.Bus, Agents: projections.NewAgentQueries(db.SQL), Users: a.Users,
 		Chats: projections.NewChatQueries(db.SQL), ChatTimeout: o.ChatTimeout, Repo: repo,
 		Circles: projections.NewCircleQueries(db.SQL), Projects: projections.NewProjectQueries(db.SQL),
-		Tools: toolbox, WorkspacesDir: o.WorkspacesDir, Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
+		Tools: toolbox, WorkspacesDir: o.WorkspacesDir, TerminalIdle: o.TerminalIdle, Pipelines: projections.NewPipelineQueries(db.SQL), Schedules: projections.NewScheduleQueries(db.SQL),
 		CircleTasks: projections.NewCircleTaskQueries(db.SQL), Conversations: projections.NewConversationQueries(db.SQL),
 		MemorySearch: searcher, Embeddings: embeddings, MemoryItems: memory.NewItems(db.SQL),
 		Tokens: auth.NewTokens(o.Secret), Sessions: a.Sessions, Limits: o.Limits, AllowRegistration: o.AllowRegistration,

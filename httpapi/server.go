@@ -44,6 +44,8 @@ type Deps struct {
 	// WorkspacesDir holds the projects' workspaces, one directory per project; empty disables
 	// the /workspace routes.
 	WorkspacesDir string
+	// TerminalIdle closes a workspace terminal nobody typed in for this long (default 15 min).
+	TerminalIdle time.Duration
 	// Tools is the tool registry agents are given tools from (listed in /catalog).
 	Tools *tools.Registry
 	// Pipelines reads pipeline definitions and runs with their nodes.
@@ -274,6 +276,7 @@ func New(d Deps) *Server {
 	route(fiber.MethodGet, "/ws/pipelines/:id", append(read, s.upgradeOnly), s.pipelineFeed())
 	route(fiber.MethodGet, "/ws/schedules/:id", append(read, s.upgradeOnly), s.scheduleFeed())
 	route(fiber.MethodGet, "/ws/workspace/:id", append(read, s.upgradeOnly), s.workspaceFeed())
+	route(fiber.MethodGet, "/ws/terminal/:id", append(write, s.upgradeOnly), s.terminalFeed())
 	route(fiber.MethodGet, "/ws", append(read, s.upgradeOnly), s.generalFeed())
 
 	if d.Dashboard != nil {

@@ -1,12 +1,17 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
 
 	"github.com/gathering/gathering/app"
 	"github.com/gathering/gathering/llm"
@@ -227,5 +232,95 @@ func TestAgentSkillsWorkThroughChat(t *testing.T) {
 	}
 	if r := s.do("GET", "/catalog", nil); !strings.Contains(string(r.body), `"name":"fs_write"`) || !strings.Contains(string(r.body), `"permissions":["write"]`) {
 		t.Fatalf("catalog: %s", r.body)
+	}
+}
+
+// dialTerminal opens the workspace terminal of a project with the server's current token.
+func dialTerminal(t *testing.T, s *server, projectID string) (*websocket.Conn, int) {
+	t.Helper()
+	conn, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/ws/terminal/"+projectID,
+		http.Header{"Authorization": {"Bearer " + s.token}})
+	if err != nil {
+		if res != nil {
+			return nil, res.StatusCode
+		}
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, 101
+}
+
+// readTerminal reads until the output holds want or an exit/error message arrives.
+func readTerminal(t *testing.T, conn *websocket.Conn, want string) (output string, last map[string]any) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		var m map[string]any
+		_ = conn.SetReadDeadline(deadline)
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatalf("read: %v (output so far %q)", err, output)
+		}
+		switch m["type"] {
+		case "output":
+			output += m["data"].(string)
+			if want != "" && strings.Contains(output, want) {
+				return output, m
+			}
+		case "exit", "error":
+			return output, m
+		}
+	}
+	t.Fatalf("no %q in %q", want, output)
+	return
+}
+
+// TestWorkspaceTerminal: the project's owner gets a shell in the workspace, as an unprivileged
+// user with a clean environment; its opening and end are recorded; a stranger is refused; an
+// idle terminal is closed.
+func TestWorkspaceTerminal(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Setenv("GATHERING_TEST_SECRET", "must not leak")
+	defer os.Unsetenv("GATHERING_TEST_SECRET")
+	s := start(t, withWorkspaces(filepath.Join(base, "ws")), func(o *app.Options) { o.TerminalIdle = 2 * time.Second })
+	owner, _ := s.member("shell-owner@example.com")
+	s.token = owner
+	pid := s.do("POST", "/projects", map[string]any{"name": "shell"}).json(t)["id"].(string)
+
+	conn, status := dialTerminal(t, s, pid)
+	if status != 101 {
+		t.Fatalf("owner: %d", status)
+	}
+	_ = conn.WriteJSON(map[string]any{"type": "resize", "cols": 100, "rows": 30})
+	_ = conn.WriteJSON(map[string]any{"type": "input", "data": "echo hi-$((6*7)) uid=$(id -u) dir=$(pwd) secret=${GATHERING_TEST_SECRET:-none}\r"})
+	out, _ := readTerminal(t, conn, "secret=none")
+	if !strings.Contains(out, "hi-42") || strings.Contains(out, "uid=0 ") || !strings.Contains(out, "dir="+filepath.Join(base, "ws", pid)) {
+		t.Fatalf("shell output: %q", out)
+	}
+	_ = conn.WriteJSON(map[string]any{"type": "input", "data": "cat /etc/shadow; exit 3\r"})
+	out, last := readTerminal(t, conn, "")
+	if last["type"] != "exit" || last["code"] != 3.0 || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("exit: %v after %q", last, out)
+	}
+	_, events, err := s.app.Repo.LoadWorkspace(context.Background(), pid)
+	if err != nil || len(events) != 2 || !strings.Contains(string(events[0].Payload), `"event":"opened"`) ||
+		!strings.Contains(string(events[1].Payload), `"exit_code":3`) {
+		t.Fatalf("recorded: %v %v", events, err)
+	}
+
+	// Idle: closed after the configured time without input.
+	conn, _ = dialTerminal(t, s, pid)
+	_, last = readTerminal(t, conn, "never printed")
+	if last["type"] != "error" || !strings.Contains(last["message"].(string), "without input") {
+		t.Fatalf("idle: %v", last)
+	}
+
+	s.token, _ = s.member("shell-stranger@example.com")
+	if _, status := dialTerminal(t, s, pid); status != 403 {
+		t.Fatalf("a stranger opened the terminal: %d", status)
 	}
 }

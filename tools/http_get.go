@@ -106,7 +106,7 @@ func httpGetTool(opts Options, allow func(netip.AddrPort) bool) Tool {
 	maxBytes := opts.MaxResponseBytes
 
 	return Tool{
-		Name: "http_get",
+		Name: "http_get", Permissions: []string{PermNetwork},
 		Description: fmt.Sprintf("Fetches a public web page or API with an HTTP GET and returns the status, content type and body as text "+
 			"(at most %d bytes; longer bodies are truncated). Follows up to %d redirects. Cannot reach private, local or internal addresses.",
 			maxBytes, httpMaxRedirects),

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -292,7 +290,7 @@ func runSandboxed(ctx context.Context, dir string, o SkillOptions, lang sandbox.
 	if err != nil {
 		return nil, err
 	}
-	if err := openToSandbox(dir, ws.Root(), o.SandboxGID); err != nil {
+	if err := sandbox.OpenTo(dir, ws.Root(), o.SandboxGID); err != nil {
 		return nil, err
 	}
 	res, err := o.Sandbox.Run(ctx, sandbox.Request{Language: lang, Code: code, Stdin: stdin, Dir: ws.Root(),
@@ -315,64 +313,4 @@ func clip(s string) string {
 		return s[:2000] + "…"
 	}
 	return s
-}
-
-// openToSandbox gives the sandbox's group read and write access to the workspace (the run's
-// uid is not the owner), so code can use the files the agent wrote with the file skills.
-func openToSandbox(workspacesDir, root string, gid uint32) error {
-	if gid == 0 {
-		gid = sandbox.DefaultGID
-	}
-	// The run must be able to walk down to its working directory: the workspaces folders are
-	// ours to open to the group; the folders above them must already let anyone through.
-	for _, d := range []string{workspacesDir, filepath.Join(workspacesDir, "agents")} {
-		info, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if err := os.Chown(d, -1, int(gid)); err != nil {
-			return err
-		}
-		if err := os.Chmod(d, info.Mode().Perm()|0o010); err != nil {
-			return err
-		}
-	}
-	abs, err := filepath.Abs(workspacesDir)
-	if err != nil {
-		return err
-	}
-	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
-		info, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if info.Mode().Perm()&0o001 == 0 {
-			// Not the path: this text reaches the model.
-			return errors.New("code cannot run here: the server's workspaces folder is closed to other users " +
-				"(its operator must set WORKSPACES_DIR to a folder every user can traverse)")
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
-	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := info.Mode().Perm() | 0o060
-		if d.IsDir() {
-			mode |= 0o010 | fs.ModeSetgid
-		}
-		if err := os.Lchown(p, -1, int(gid)); err != nil {
-			return err
-		}
-		return os.Chmod(p, mode)
-	})
 }
