@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -58,6 +59,9 @@ type SkillOptions struct {
 	Sandbox *sandbox.Sandbox
 	// CodeNetwork lets executed code reach the network (off by default).
 	CodeNetwork bool
+	// HTTP is the client of the network skills (web_fetch, notify); nil means the guarded client
+	// that refuses private and internal addresses.
+	HTTP *http.Client
 	// SandboxGID is the sandbox's group (sandbox.Config.GID; 0 means its default), which is
 	// given access to the workspace code runs in.
 	SandboxGID uint32
@@ -83,9 +87,24 @@ func out(v any) (json.RawMessage, error) { return json.Marshal(v) }
 
 // RegisterSkills adds the skills to r.
 func RegisterSkills(r *Registry, o SkillOptions) error {
-	if o.WorkspacesDir == "" {
-		return nil
+	client := o.HTTP
+	if client == nil {
+		client = GuardedClient(15*time.Second, false)
 	}
+	skills := []Tool{webFetchTool(client), notifyTool(client)}
+	if o.WorkspacesDir != "" {
+		skills = append(skills, workspaceSkills(o)...)
+	}
+	for _, s := range skills {
+		if err := r.Register(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// workspaceSkills act in the calling agent's workspace.
+func workspaceSkills(o SkillOptions) []Tool {
 	dir := o.WorkspacesDir
 	skills := []Tool{
 		{Name: "fs_list", Permissions: []string{PermRead},
@@ -210,12 +229,7 @@ func RegisterSkills(r *Registry, o SkillOptions) error {
 	if o.Sandbox != nil {
 		skills = append(skills, codeSkill(dir, o), shellSkill(dir, o))
 	}
-	for _, s := range skills {
-		if err := r.Register(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return skills
 }
 
 // codeSkill runs a program in the sandbox, in the agent's workspace.
