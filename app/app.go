@@ -189,7 +189,8 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	if len(sandbox.Available()) > 0 {
 		box = sandbox.New(sandbox.Config{})
 	}
-	if err := tools.RegisterSkills(toolbox, tools.SkillOptions{WorkspacesDir: o.WorkspacesDir, Sandbox: box}); err != nil {
+	if err := tools.RegisterSkills(toolbox, tools.SkillOptions{WorkspacesDir: o.WorkspacesDir, Sandbox: box,
+		HTTP: tools.GuardedClient(15*time.Second, o.Tools.AllowPrivateNetworks)}); err != nil {
 		return fail(fmt.Errorf("skills: %w", err))
 	}
 	cost := func(provider, model string, u llm.Usage) float64 { usd, _ := llm.Cost(provider, model, u); return usd }
