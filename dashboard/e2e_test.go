@@ -73,6 +73,13 @@ func TestConsoleEndToEnd(t *testing.T) {
 	fake.Reply("Ada opens: we ship on Friday.")
 	fake.Reply("Bob agrees and adds the checklist.")
 
+	// Workspaces live where the sandboxed terminal's user can walk down to them, as on a server.
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db := testdb.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,7 +88,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	o := app.Options{Logger: zerolog.Nop(), ClientBuffer: 256, Secret: []byte("end-to-end-secret-long-enough-for-hs256!!"),
 		Admin: app.AdminBootstrap{Email: adminEmail, Password: adminPassword}, Limits: unlimited{},
 		LLM:       llm.Config{OpenAIKey: llmtest.Key, OpenAIBaseURL: fake.BaseURL(), Timeout: 20 * time.Second, MaxRetries: -1},
-		Dashboard: os.DirFS(built), ReadYourWrites: 5 * time.Second, ChatTimeout: 30 * time.Second}
+		Dashboard: os.DirFS(built), WorkspacesDir: filepath.Join(base, "workspaces"), ReadYourWrites: 5 * time.Second, ChatTimeout: 30 * time.Second}
 	a, err := app.Start(context.Background(), db, ln, o)
 	if err != nil {
 		t.Fatal(err)

@@ -119,8 +119,10 @@ func New(d Deps) *Server {
 		ErrorHandler: func(c *fiber.Ctx, err error) error { return writeError(c, err) },
 	})
 	s.app.Use(s.requestContext, s.refuseWhileDraining, helmet.New(helmet.Config{
-		// The dashboard is served from this origin and talks to it over fetch and WebSocket.
-		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		// The dashboard is served from this origin and talks to it over fetch and WebSocket. Its
+		// code editor and terminal (Monaco, xterm.js) inject <style> elements, hence inline styles;
+		// scripts stay 'self' only, which is what the policy is for.
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 			"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 		XFrameOptions:             "DENY",
 		ReferrerPolicy:            "strict-origin-when-cross-origin",

@@ -248,6 +248,42 @@ await step("explore the event log and verify the audit chain", async () => {
   await shot("events");
 });
 
+await step("edit a file in a project's workspace, commit it, and use the terminal", async () => {
+  const project = await api("POST", "/projects", { name: "website", display_name: "Website" });
+  await page.evaluate(async (id) => {
+    const session = JSON.parse(localStorage.getItem("gathering.session") || "{}").state || {};
+    const res = await fetch(`/workspace/${id}/file?path=README.md`, { method: "PUT", headers: { Authorization: `Bearer ${session.access}` },
+      body: "# Website\n" });
+    if (!res.ok) throw new Error(`seed file: ${res.status}`);
+  }, project.id);
+  await go(`/projects/${project.id}/workspace`);
+  await page.locator('[data-testid="ws-tree-item"][data-path="README.md"]').click();
+  const editor = page.getByTestId("ws-editor");
+  await editor.getByText("# Website").first().waitFor();
+  await editor.locator(".monaco-editor textarea").first().focus();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.type("Built by agents.");
+  await page.getByTestId("ws-save").click();
+  await page.waitForFunction(async (id) => {
+    const session = JSON.parse(localStorage.getItem("gathering.session") || "{}").state || {};
+    const res = await fetch(`/workspace/${id}/file?path=README.md`, { headers: { Authorization: `Bearer ${session.access}` } });
+    return (await res.json()).content.includes("Built by agents.");
+  }, project.id);
+  await page.getByRole("button", { name: /Initialize repository/i }).click();
+  await page.locator('[data-testid="ws-git-file"][data-path="README.md"]').first().waitFor();
+  await page.getByRole("button", { name: /^Stage all$|^Stage$/ }).first().click();
+  await page.locator('textarea[name="commit_message"], input[name="commit_message"]').first().fill("First page");
+  await page.getByTestId("ws-commit").click();
+  await page.getByText("First page").first().waitFor();
+  await page.getByRole("button", { name: /Open terminal/i }).click();
+  const terminal = page.getByTestId("ws-terminal");
+  await terminal.locator(".xterm").first().waitFor();
+  await terminal.locator(".xterm").first().click();
+  await page.keyboard.type("echo hi-$((6*7))\n");
+  await page.waitForFunction(() => document.querySelector('[data-testid="ws-terminal"]')?.textContent?.includes("hi-42"));
+  await shot("workspace");
+});
+
 await step("the console works at phone width", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await go("/");

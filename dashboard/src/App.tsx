@@ -19,6 +19,7 @@ const Schedules = lazy(() => import("./pages/Schedules"));
 const ScheduleDetail = lazy(() => import("./pages/ScheduleDetail"));
 const Calendar = lazy(() => import("./pages/Calendar"));
 const Events = lazy(() => import("./pages/Events"));
+const Workspace = lazy(() => import("./pages/Workspace"));
 
 export function App() {
   const access = useSession((s) => s.access);
@@ -41,6 +42,7 @@ export function App() {
           <Route path="/schedules/:id" element={<ScheduleDetail />} />
           <Route path="/calendar" element={<Calendar />} />
           <Route path="/events" element={<Events />} />
+          <Route path="/projects/:id/workspace" element={<Workspace />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>
       </Suspense>

@@ -11,6 +11,8 @@ const links = [
   { to: "/pipelines", label: "Pipelines" },
   { to: "/schedules", label: "Schedules" },
   { to: "/calendar", label: "Calendar" },
+  // The workspace page starts with a project picker when it has no project.
+  { to: "/projects/_/workspace", label: "Workspaces" },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {
