@@ -196,6 +196,39 @@ func workspaceSkills(o SkillOptions) []Tool {
 				}
 				return out(map[string]any{"matches": matches, "truncated": truncated})
 			}},
+		{Name: "git_status", Permissions: []string{PermGit, PermRead},
+			Description: "Shows your workspace repository's branch, the changed files, and the diff of one file or of everything.",
+			Schema: json.RawMessage(`{"type":"object","additionalProperties":false,"properties":{
+				"diff_path":{"type":"string","maxLength":1000},"with_diff":{"type":"boolean"}}}`),
+			Timeout: 40 * time.Second,
+			Run: func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
+				var a struct {
+					DiffPath string `json:"diff_path"`
+					WithDiff bool   `json:"with_diff"`
+				}
+				_ = json.Unmarshal(args, &a)
+				ws, err := agentWorkspace(ctx, dir)
+				if err != nil {
+					return nil, err
+				}
+				st, err := ws.GitStatus(ctx)
+				if err != nil {
+					return nil, err
+				}
+				result := map[string]any{"status": st}
+				if a.WithDiff || a.DiffPath != "" {
+					diff, truncated, err := ws.GitDiff(ctx, a.DiffPath, false)
+					if err != nil {
+						return nil, err
+					}
+					result["diff"], result["diff_truncated"] = diff, truncated
+				}
+				log, err := ws.GitLog(ctx, 5)
+				if err == nil {
+					result["recent_commits"] = log
+				}
+				return out(result)
+			}},
 		{Name: "git_commit", Permissions: []string{PermGit, PermWrite},
 			Description: "Commits every change in your workspace with a message (the repository is created on first use).",
 			Schema: json.RawMessage(`{"type":"object","additionalProperties":false,"required":["message"],"properties":{

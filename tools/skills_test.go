@@ -92,6 +92,11 @@ func TestFileAndGitSkillsStayInTheAgentsWorkspace(t *testing.T) {
 	if got := h.ok("git_commit", map[string]any{"message": "hello"}); got["commit"] == "" || got["subject"] != "hello" {
 		t.Fatalf("commit %v", got)
 	}
+	h.ok("fs_write", map[string]any{"path": "src/hello.py", "content": "print(7*6)\n"})
+	if got := mustJSON(h.ok("git_status", map[string]any{"with_diff": true})); !strings.Contains(got, "src/hello.py") ||
+		!strings.Contains(got, "+print(7*6)") || !strings.Contains(got, "hello") {
+		t.Fatalf("git_status %s", got)
+	}
 	// Escapes in every encoding, through every file skill: refused, nothing outside changed.
 	for _, p := range []string{"../../outside.txt", "%2e%2e/%2e%2e/outside.txt", "%252e%252e/x", "..%2f..%2foutside.txt", `..\..\outside.txt`,
 		"/etc/passwd", ".git/config", "src/../../../outside.txt"} {
