@@ -96,6 +96,8 @@ type Server struct {
 	app   *fiber.App
 	deps  Deps
 	state atomic.Int32
+	// uploads are the chunked workspace uploads in progress on this instance.
+	uploads uploads
 }
 
 // New builds the server; it answers 503 on /health/ready until MarkReady.
@@ -256,6 +258,10 @@ func New(d Deps) *Server {
 	route(fiber.MethodPost, "/workspace/:id/dir", write, s.makeDir)
 	route(fiber.MethodPost, "/workspace/:id/move", write, s.moveFile)
 	route(fiber.MethodGet, "/workspace/:id/search", read, s.searchFiles)
+	route(fiber.MethodPost, "/workspace/:id/uploads", write, s.startUpload)
+	route(fiber.MethodPut, "/workspace/:id/uploads/:upload", write, s.uploadChunk)
+	route(fiber.MethodPost, "/workspace/:id/uploads/:upload/complete", write, s.completeUpload)
+	route(fiber.MethodDelete, "/workspace/:id/uploads/:upload", write, s.abortUpload)
 	route(fiber.MethodGet, "/workspace/:id/git/status", read, s.gitStatus)
 	route(fiber.MethodGet, "/workspace/:id/git/diff", read, s.gitDiff)
 	route(fiber.MethodGet, "/workspace/:id/git/log", read, s.gitLog)

@@ -67,7 +67,14 @@ func (s *Server) serveTerminal(conn *websocket.Conn, root, projectID string, env
 		send(terminalMessage{Type: "error", Message: "the terminal could not start: " + domain.ErrorMessage(err)})
 		return
 	}
-	defer session.Close()
+	// The connection is released when this function returns, so both pumps must have stopped
+	// by then: closing the shell ends the output pump, closing the socket the input pump.
+	var pumps sync.WaitGroup
+	defer func() {
+		session.Close()
+		_ = conn.Close()
+		pumps.Wait()
+	}()
 	id := uuid.NewString()
 	record := func(event string, code int) {
 		change := domain.WorkspaceChange{Kind: domain.WorkspaceTerminal, Session: id, Event: event, By: env.Context["by"]}
@@ -91,7 +98,9 @@ func (s *Server) serveTerminal(conn *websocket.Conn, root, projectID string, env
 	}
 	activity := make(chan struct{}, 1)
 	// Output: the shell's bytes, sent as text (split on rune boundaries so JSON stays valid).
+	pumps.Add(2)
 	go func() {
+		defer pumps.Done()
 		buf := make([]byte, 16<<10)
 		var carry []byte
 		for {
@@ -116,6 +125,7 @@ func (s *Server) serveTerminal(conn *websocket.Conn, root, projectID string, env
 	// Input and resize from the client.
 	closed := make(chan struct{})
 	go func() {
+		defer pumps.Done()
 		defer close(closed)
 		for {
 			var m terminalMessage

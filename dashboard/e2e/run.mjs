@@ -26,7 +26,8 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-context.setDefaultTimeout(20000);
+// Generous: CI runs the server under the race detector beside other test packages.
+context.setDefaultTimeout(40000);
 const page = await context.newPage();
 page.on("dialog", (d) => d.accept()); // confirmations (delete, archive) are accepted
 const problems = [];
@@ -277,6 +278,7 @@ await step("edit a file in a project's workspace, commit it, and use the termina
   await page.getByText("First page").first().waitFor();
   await page.getByRole("button", { name: /Open terminal/i }).click();
   const terminal = page.getByTestId("ws-terminal");
+  await page.getByText("connected", { exact: true }).waitFor(); // the shell is up before we type
   await terminal.locator(".xterm").first().waitFor();
   await terminal.locator(".xterm").first().click();
   await page.keyboard.type("echo hi-$((6*7))\n");
