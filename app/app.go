@@ -74,6 +74,8 @@ type Options struct {
 	WorkspacesDir string
 	// TerminalIdle closes a workspace terminal left without input (default 15 minutes).
 	TerminalIdle time.Duration
+	// CodeNetwork lets code run by agents' run_code and shell skills reach the network.
+	CodeNetwork bool
 	// Dashboard, when set, replaces the console embedded in the binary (the end-to-end tests
 	// serve a fresh build of its sources).
 	Dashboard fs.FS
@@ -189,7 +191,7 @@ func Start(ctx context.Context, db *eventlog.DB, ln net.Listener, o Options) (*A
 	if len(sandbox.Available()) > 0 {
 		box = sandbox.New(sandbox.Config{})
 	}
-	if err := tools.RegisterSkills(toolbox, tools.SkillOptions{WorkspacesDir: o.WorkspacesDir, Sandbox: box,
+	if err := tools.RegisterSkills(toolbox, tools.SkillOptions{WorkspacesDir: o.WorkspacesDir, Sandbox: box, CodeNetwork: o.CodeNetwork,
 		HTTP: tools.GuardedClient(15*time.Second, o.Tools.AllowPrivateNetworks)}); err != nil {
 		return fail(fmt.Errorf("skills: %w", err))
 	}

@@ -17,6 +17,7 @@ type config struct {
 	DatabaseURL     string
 	DataDir         string
 	WorkspacesDir   string
+	CodeNetwork     bool
 	EmbeddedPGPort  int
 	Host            string
 	Port            int
@@ -53,6 +54,7 @@ func loadConfig() (config, error) {
 		DatabaseURL:     os.Getenv("DATABASE_URL"),
 		DataDir:         env("GATHERING_DATA_DIR", ".gathering"),
 		WorkspacesDir:   os.Getenv("WORKSPACES_DIR"),
+		CodeNetwork:     os.Getenv("CODE_NETWORK") == "true",
 		Host:            env("API_HOST", "127.0.0.1"),
 		Env:             env("GATHERING_ENV", "development"),
 		LogLevel:        env("LOG_LEVEL", "info"),

@@ -70,7 +70,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config) error {
 			AnthropicBaseURL: cfg.AnthropicBaseURL, OllamaBaseURL: cfg.OllamaBaseURL, Timeout: cfg.LLMTimeout, MaxRetries: cfg.LLMMaxRetries},
 		Embedder:    cfg.Embedder,
 		Tools:       tools.Options{AllowPrivateNetworks: cfg.ToolsAllowPrivateNetworks},
-		ChatTimeout: cfg.ChatTimeout, WorkspacesDir: workspacesDir(cfg)})
+		ChatTimeout: cfg.ChatTimeout, WorkspacesDir: workspacesDir(cfg), CodeNetwork: cfg.CodeNetwork})
 	if err != nil {
 		_ = ln.Close()
 		return err
